@@ -1,0 +1,106 @@
+# uaio - build, test, install.  `make`, `make check`, `make check-asan`,
+# `make check-tsan`, `make check-valgrind`, `make bench`, `make install`.
+VERSION      := 0.1.0
+SOVERSION    := 0
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+SAN          ?=
+CC           ?= cc
+
+ifeq ($(SAN),)
+BUILD        ?= build
+SANFLAGS     :=
+else ifeq ($(SAN),asan)
+BUILD        ?= build-asan
+SANFLAGS     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SAN),tsan)
+BUILD        ?= build-tsan
+SANFLAGS     := -fsanitize=thread
+else
+$(error SAN must be empty, asan or tsan)
+endif
+
+OPT          ?= -O2
+CFLAGS_BASE  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+                -Iinclude -Isrc -fvisibility=hidden $(SANFLAGS)
+LIBCFLAGS    := $(CFLAGS_BASE) -fPIC
+LDLIBS       := -lpthread
+
+LIB_SRCS     := $(wildcard src/*.c)
+LIB_OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+TEST_SRCS    := $(wildcard tests/*.c)
+TESTS        := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TOOLS        := $(BUILD)/uaio-bench
+
+SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
+STLIB        := $(BUILD)/libuaio.a
+
+.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench clean install uninstall
+
+all: lib tools tests
+
+lib: $(SHLIB) $(STLIB)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/uaio.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c -o $@ $<
+
+$(SHLIB): $(LIB_OBJS) src/libuaio.map
+	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libuaio.so.$(SOVERSION) \
+		-Wl,--version-script=src/libuaio.map -o $@ $(LIB_OBJS) $(LDLIBS)
+	ln -sf libuaio.so.$(VERSION) $(BUILD)/libuaio.so.$(SOVERSION)
+	ln -sf libuaio.so.$(SOVERSION) $(BUILD)/libuaio.so
+
+$(STLIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+tests: $(TESTS)
+
+$(BUILD)/tests/%: tests/%.c tests/t.h $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests -o $@ $< $(STLIB) $(LDLIBS)
+
+tools: $(TOOLS)
+
+$(BUILD)/uaio-bench: tools/uaio-bench.c $(STLIB)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS) -lm
+
+# The README's test command.  Runs every test once per executor.
+check: all
+	./tests/run.sh $(BUILD)
+
+check-asan:
+	$(MAKE) SAN=asan check
+
+check-tsan:
+	$(MAKE) SAN=tsan check
+
+VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args cancel_queued destroy_waits ring_direct_reap preadv_pwritev
+check-valgrind: all
+	UAIO_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
+	UAIO_TEST_ONLY="$(VALGRIND_TESTS)" UAIO_TEST_TIMEOUT=300 ./tests/run.sh $(BUILD)
+
+# The main job: uaio-bench on its default workload.
+bench: $(BUILD)/uaio-bench
+	$(BUILD)/uaio-bench
+
+clean:
+	rm -rf build build-asan build-tsan
+
+install: lib tools
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 0755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION)
+	ln -sf libuaio.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so
+	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 include/uaio.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION) \
+		$(DESTDIR)$(PREFIX)/lib/libuaio.so $(DESTDIR)$(PREFIX)/lib/libuaio.a \
+		$(DESTDIR)$(PREFIX)/include/uaio.h $(DESTDIR)$(PREFIX)/bin/uaio-bench
+	cd man && for m in *.3; do rm -f $(DESTDIR)$(PREFIX)/share/man/man3/$$m; done

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uaio.h - Linux asynchronous I/O (io_setup, io_submit, io_getevents,
+ * io_cancel, io_destroy) implemented in user space.
+ *
+ * The types are the kernel's own (<linux/aio_abi.h>): an aio_context_t is
+ * the address of a completion ring laid out exactly like the kernel's, a
+ * struct iocb describes a request and a struct io_event reports it.
+ * Every function returns 0 or a count on success and -errno on failure,
+ * like the raw system calls; none of them sets errno.
+ */
+#ifndef UAIO_H
+#define UAIO_H
+
+#include <linux/aio_abi.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UAIO_VERSION_MAJOR 0
+#define UAIO_VERSION_MINOR 1
+#define UAIO_VERSION_PATCH 0
+
+/* The ring header at the address an aio_context_t holds (32 bytes). */
+struct uaio_ring {
+	unsigned id;		/* context index, informational */
+	unsigned nr;		/* number of io_event slots after the header */
+	unsigned head;		/* next event to reap: written by reapers */
+	unsigned tail;		/* next slot to fill: written by uaio */
+	unsigned magic;		/* UAIO_RING_MAGIC */
+	unsigned compat_features;
+	unsigned incompat_features;
+	unsigned header_length;	/* sizeof(struct uaio_ring) */
+	struct io_event io_events[];
+};
+#define UAIO_RING_MAGIC 0xa10a10a1u
+
+/* uaio_params.flags */
+#define UAIO_F_NOCHECK	(1u << 0)	/* skip the -EFAULT pointer checks */
+
+struct uaio_params {
+	const char *executor;	/* "threads", "uring", "auto"; NULL: $UAIO_EXECUTOR or "auto" */
+	unsigned threads;	/* worker cap for the threads executor; 0: default */
+	unsigned flags;		/* UAIO_F_* */
+	unsigned reserved[13];	/* must be 0 */
+};
+
+int uaio_setup(unsigned nr_events, aio_context_t *ctxp);
+int uaio_setup_params(unsigned nr_events, const struct uaio_params *p,
+		      aio_context_t *ctxp);
+int uaio_destroy(aio_context_t ctx);
+int uaio_submit(aio_context_t ctx, long nr, struct iocb **iocbpp);
+int uaio_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event *result);
+int uaio_getevents(aio_context_t ctx, long min_nr, long nr,
+		   struct io_event *events, struct timespec *timeout);
+int uaio_pgetevents(aio_context_t ctx, long min_nr, long nr,
+		    struct io_event *events, struct timespec *timeout,
+		    const sigset_t *sigmask);
+const char *uaio_executor_name(aio_context_t ctx);
+
+/* Counters of one context (or, with ctx 0, of the whole process). */
+struct uaio_stats {
+	unsigned long long submitted;	/* requests accepted by submit */
+	unsigned long long completed;	/* events posted to rings */
+	unsigned long long inline_done;	/* completed at submit, no hand-off */
+	unsigned long long offloaded;	/* handed to the executor */
+	unsigned long long polled;	/* waited for readiness in the poller */
+	unsigned long long cancelled;	/* cancelled before they ran */
+	unsigned long long contexts;	/* live contexts (process only) */
+	unsigned long long workers;	/* live worker threads (process only) */
+	unsigned long long reserved[8];
+};
+int uaio_stats(aio_context_t ctx, struct uaio_stats *st);
+
+/* Request preparation, as libaio's io_prep_* but on struct iocb. */
+static inline void uaio_prep_rw(struct iocb *cb, int op, int fd, uint64_t buf,
+				uint64_t nbytes, long long offset)
+{
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_lio_opcode = (uint16_t)op;
+	cb->aio_fildes = (uint32_t)fd;
+	cb->aio_buf = buf;
+	cb->aio_nbytes = nbytes;
+	cb->aio_offset = offset;
+}
+
+static inline void uaio_prep_pread(struct iocb *cb, int fd, void *buf,
+				   size_t count, long long offset)
+{
+	uaio_prep_rw(cb, IOCB_CMD_PREAD, fd, (uint64_t)(uintptr_t)buf, count, offset);
+}
+
+static inline void uaio_prep_pwrite(struct iocb *cb, int fd, const void *buf,
+				    size_t count, long long offset)
+{
+	uaio_prep_rw(cb, IOCB_CMD_PWRITE, fd, (uint64_t)(uintptr_t)buf, count, offset);
+}
+
+static inline void uaio_prep_preadv(struct iocb *cb, int fd,
+				    const struct iovec *iov, int iovcnt,
+				    long long offset)
+{
+	uaio_prep_rw(cb, IOCB_CMD_PREADV, fd, (uint64_t)(uintptr_t)iov,
+		     (uint64_t)iovcnt, offset);
+}
+
+static inline void uaio_prep_pwritev(struct iocb *cb, int fd,
+				     const struct iovec *iov, int iovcnt,
+				     long long offset)
+{
+	uaio_prep_rw(cb, IOCB_CMD_PWRITEV, fd, (uint64_t)(uintptr_t)iov,
+		     (uint64_t)iovcnt, offset);
+}
+
+static inline void uaio_prep_fsync(struct iocb *cb, int fd)
+{
+	uaio_prep_rw(cb, IOCB_CMD_FSYNC, fd, 0, 0, 0);
+}
+
+static inline void uaio_prep_fdsync(struct iocb *cb, int fd)
+{
+	uaio_prep_rw(cb, IOCB_CMD_FDSYNC, fd, 0, 0, 0);
+}
+
+/* events: POLLIN, POLLOUT, ... ; the event's res is the ready mask. */
+static inline void uaio_prep_poll(struct iocb *cb, int fd, unsigned events)
+{
+	uaio_prep_rw(cb, IOCB_CMD_POLL, fd, events, 0, 0);
+}
+
+static inline void uaio_set_eventfd(struct iocb *cb, int efd)
+{
+	cb->aio_flags |= IOCB_FLAG_RESFD;
+	cb->aio_resfd = (uint32_t)efd;
+}
+
+static inline void uaio_set_data(struct iocb *cb, void *data)
+{
+	cb->aio_data = (uint64_t)(uintptr_t)data;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UAIO_H */

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+/* context.c - setup, destroy and lookup of contexts; the quota; fork and
+ * exit.  The table maps arena pages to contexts; a handle is trusted only
+ * after it is found here, and no ring memory is read before that. */
+#include "arena.h"
+#include "internal.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct moved { uint64_t handle; struct uaio_ctx *ctx; struct moved *next; };
+
+/* Table lock: protects table, moved, quota_used, nlive, the arena and
+ * every ctx->handle.  Readers are the lookups of every call. */
+static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct uaio_ctx **table;		/* indexed by arena page */
+static size_t table_len;
+static struct moved *moved;
+static unsigned long quota_used, quota_max;
+static unsigned long nlive;
+static unsigned next_id;
+static struct uaio_stats retired;	/* counters of destroyed contexts */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool checks_default = true;
+_Atomic unsigned long long g_workers;	/* live workers; relaxed, statistics only */
+
+static void at_exit_drain(void);
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void global_init(void)
+{
+	quota_max = (unsigned long)env_long("UAIO_MAX_NR", 65536);
+	checks_default = env_long("UAIO_NOCHECK", 0) == 0;
+	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	atexit(at_exit_drain);
+}
+
+static unsigned possible_cpus(void)
+{
+	static unsigned n;
+	unsigned lo, hi;
+	FILE *f;
+
+	if (n)
+		return n;
+	f = fopen("/sys/devices/system/cpu/possible", "re");
+	if (f && fscanf(f, "%u-%u", &lo, &hi) == 2)
+		n = hi + 1;
+	else
+		n = (unsigned)sysconf(_SC_NPROCESSORS_CONF);
+	if (f)
+		fclose(f);
+	return n ? n : 1;
+}
+
+static struct uaio_ctx *table_find(uint64_t h)
+{
+	long page = arena_user_page(h);
+	struct uaio_ctx *ctx;
+
+	if (page >= 0 && (size_t)page < table_len) {
+		ctx = table[page];
+		if (ctx && ctx->handle == h)
+			return ctx;
+	}
+	for (struct moved *m = moved; m; m = m->next)
+		if (m->handle == h)
+			return m->ctx;
+	return NULL;
+}
+
+/* The ring was moved by mremap: adopt the new address as the handle. */
+static struct uaio_ctx *adopt_moved(uint64_t h)
+{
+	long page = arena_resolve_moved(h);
+	struct uaio_ctx *ctx;
+	struct moved *m, **pp;
+
+	if (page < 0 || (size_t)page >= table_len || !(ctx = table[page]))
+		return NULL;
+	if (ctx->ring_off / PAGE_SZ != (size_t)page || atomic_load(&ctx->dead))
+		return NULL;
+	for (pp = &moved; (m = *pp); pp = &m->next)
+		if (m->ctx == ctx) {
+			*pp = m->next;
+			free(m);
+			break;
+		}
+	if (h != ctx->home) {
+		m = malloc(sizeof(*m));
+		if (!m)
+			return NULL;
+		m->handle = h;
+		m->ctx = ctx;
+		m->next = moved;
+		moved = m;
+	}
+	ctx->handle = h;
+	return ctx;
+}
+
+struct uaio_ctx *ctx_get(aio_context_t h)
+{
+	struct uaio_ctx *ctx;
+
+	if (!h)
+		return NULL;
+	pthread_rwlock_rdlock(&table_lock);
+	ctx = table_find(h);
+	if (ctx && !atomic_load(&ctx->dead))
+		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed); /* table holds one */
+	else
+		ctx = NULL;
+	pthread_rwlock_unlock(&table_lock);
+	if (ctx || !table)
+		return ctx;
+	pthread_rwlock_wrlock(&table_lock);	/* slow path: a moved ring? */
+	ctx = adopt_moved(h);
+	if (ctx)
+		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+	pthread_rwlock_unlock(&table_lock);
+	return ctx;
+}
+
+void ctx_put(struct uaio_ctx *ctx)
+{
+	/* acq_rel: the last owner must see every other owner's writes. */
+	if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pthread_mutex_destroy(&ctx->post_lock);
+	pthread_mutex_destroy(&ctx->reap_lock);
+	pthread_mutex_destroy(&ctx->active_lock);
+	free(ctx);
+}
+
+static const struct exec_ops *exec_by_name(const char *name)
+{
+	if (!name)
+		name = getenv("UAIO_EXECUTOR");
+	if (!name || !*name || !strcmp(name, "auto") || !strcmp(name, "threads"))
+		return &exec_threads;
+	return NULL;
+}
+
+static int table_reserve(void)
+{
+	size_t want = arena_pages();
+	struct uaio_ctx **t;
+
+	if (want <= table_len)
+		return 0;
+	t = realloc(table, want * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t + table_len, 0, (want - table_len) * sizeof(*t));
+	table = t;
+	table_len = want;
+	return 0;
+}
+
+static void ring_init(struct uaio_ctx *ctx, struct uaio_ring *r)
+{
+	r->id = ctx->ring->id;
+	r->nr = ctx->nr;
+	r->head = 0;
+	r->tail = 0;
+	r->magic = UAIO_RING_MAGIC;
+	r->compat_features = 1;
+	r->incompat_features = 0;
+	r->header_length = sizeof(struct uaio_ring);
+}
+
+static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct exec_ops *ex)
+{
+	struct uaio_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return NULL;
+	pthread_mutex_init(&ctx->post_lock, NULL);
+	pthread_mutex_init(&ctx->reap_lock, NULL);
+	pthread_mutex_init(&ctx->active_lock, NULL);
+	ctx->max_reqs = nr_events;
+	ctx->flags = flags;
+	ctx->exec = ex;
+	atomic_init(&ctx->refs, 1);	/* the table's */
+	return ctx;
+}
+
+/* Maps a ring for ctx and enters it in the table.  Table lock held. */
+static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events)
+{
+	unsigned long n = nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus();
+	size_t bytes = sizeof(struct uaio_ring) + (n * 2 + 2) * sizeof(struct io_event);
+	size_t len = (bytes + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
+	struct arena_slice s;
+	struct uaio_ring hdr;
+
+	if (quota_used + nr_events > quota_max || quota_used + nr_events < quota_used)
+		return -EAGAIN;
+	if (arena_alloc(len, &s) < 0)
+		return -ENOMEM;
+	if (table_reserve() < 0) {
+		arena_free(&s, 0);
+		return -ENOMEM;
+	}
+	ctx->ring = (struct uaio_ring *)s.lib;
+	ctx->ring_off = s.off;
+	ctx->ring_len = s.len;
+	ctx->nr = (unsigned)((len - sizeof(struct uaio_ring)) / sizeof(struct io_event));
+	ctx->handle = ctx->home = (uint64_t)(uintptr_t)s.user;
+	atomic_init(&ctx->avail, (int)ctx->nr - 1);
+	hdr.id = next_id++;
+	ctx->ring->id = hdr.id;
+	ring_init(ctx, ctx->ring);
+	table[s.off / PAGE_SZ] = ctx;
+	quota_used += nr_events;
+	nlive++;
+	return 0;
+}
+
+static void ctx_uninstall(struct uaio_ctx *ctx)
+{
+	struct arena_slice s = { ctx->ring_off, ctx->ring_len, (char *)ctx->ring, NULL };
+	struct moved *m, **pp;
+
+	for (pp = &moved; (m = *pp); pp = &m->next)
+		if (m->ctx == ctx) {
+			*pp = m->next;
+			free(m);
+			break;
+		}
+	table[ctx->ring_off / PAGE_SZ] = NULL;
+	arena_free(&s, ctx->handle);
+	quota_used -= ctx->max_reqs;
+	nlive--;
+}
+
+static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
+{
+	const struct exec_ops *ex;
+	unsigned flags = 0;
+	aio_context_t cur;
+	struct uaio_ctx *ctx;
+	int ret;
+
+	pthread_once(&once, global_init);
+	if (p)
+		flags = p->flags;
+	if (!checks_default)
+		flags |= UAIO_F_NOCHECK;
+	if (ua_read(!(flags & UAIO_F_NOCHECK), &cur, (uint64_t)(uintptr_t)ctxp, sizeof(cur)) < 0)
+		return -EFAULT;
+	if (cur || nr_events == 0)
+		return -EINVAL;
+	if (p) {
+		for (unsigned i = 0; i < 13; i++)
+			if (p->reserved[i])
+				return -EINVAL;
+		if (p->flags & ~UAIO_F_NOCHECK)
+			return -EINVAL;
+		if (p->threads)
+			pool_set_cap(p->threads);
+	}
+	ex = exec_by_name(p ? p->executor : NULL);
+	if (!ex)
+		return -EINVAL;
+	if ((unsigned long)(nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus()) * 2 >
+	    MAX_EVENTS_BYTES / sizeof(struct io_event))
+		return -EINVAL;
+	ctx = ctx_new(nr_events, flags, ex);
+	if (!ctx)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&table_lock);
+	ret = ctx_install(ctx, nr_events);
+	pthread_rwlock_unlock(&table_lock);
+	if (ret < 0) {
+		ctx_put(ctx);
+		return ret;
+	}
+	cur = ctx->handle;
+	if (ua_write(!(flags & UAIO_F_NOCHECK), (uint64_t)(uintptr_t)ctxp, &cur, sizeof(cur)) < 0) {
+		uaio_destroy(cur);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+UAIO_API int uaio_setup_params(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
+{
+	return setup_checked(nr_events, p, ctxp);
+}
+
+UAIO_API int uaio_setup(unsigned nr_events, aio_context_t *ctxp)
+{
+	return setup_checked(nr_events, NULL, ctxp);
+}
+
+static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
+{
+	uint32_t v;
+
+	/* acquire: pairs with inflight_done's release, so every event and
+	 * buffer write of a finished request is visible once we see zero. */
+	while ((v = atomic_load_explicit(&ctx->inflight, memory_order_acquire)) != 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		futex_wait_abs(&ctx->inflight, v, &ts, true);
+		ctx_cancel_all(ctx, waiting_only);	/* catch late arrivals */
+	}
+}
+
+static void retire_stats(struct uaio_ctx *ctx)
+{
+	retired.submitted += ctx->st_submitted;
+	retired.completed += ctx->st_completed;
+	retired.inline_done += ctx->st_inline;
+	retired.offloaded += ctx->st_offloaded;
+	retired.polled += ctx->st_polled;
+	retired.cancelled += ctx->st_cancelled;
+}
+
+/* Errors: -EINVAL unknown or already destroyed context. */
+UAIO_API int uaio_destroy(aio_context_t h)
+{
+	struct uaio_ctx *ctx = ctx_get(h);
+	int expect = 0;
+
+	if (!ctx)
+		return -EINVAL;
+	/* seq_cst: orders against a submitter's inflight increment (Dekker). */
+	if (!atomic_compare_exchange_strong(&ctx->dead, &expect, 1)) {
+		ctx_put(ctx);
+		return -EINVAL;
+	}
+	ctx_wake_all(ctx);
+	ctx_cancel_all(ctx, false);
+	wait_inflight(ctx, false);
+	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
+	pthread_rwlock_wrlock(&table_lock);
+	ctx_uninstall(ctx);
+	retire_stats(ctx);
+	ctx->ring = NULL;
+	pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_unlock(&ctx->reap_lock);
+	ctx_put(ctx);	/* the table's reference */
+	ctx_put(ctx);	/* ours */
+	return 0;
+}
+
+UAIO_API const char *uaio_executor_name(aio_context_t h)
+{
+	struct uaio_ctx *ctx = ctx_get(h);
+	const char *name;
+
+	if (!ctx)
+		return NULL;
+	name = ctx->exec->name;
+	ctx_put(ctx);
+	return name;
+}
+
+static void add_ctx_stats(struct uaio_stats *st, struct uaio_ctx *c)
+{
+	st->submitted += c->st_submitted;
+	st->completed += c->st_completed;
+	st->inline_done += c->st_inline;
+	st->offloaded += c->st_offloaded;
+	st->polled += c->st_polled;
+	st->cancelled += c->st_cancelled;
+}
+
+UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
+{
+	struct uaio_stats s;
+	struct uaio_ctx *ctx;
+
+	memset(&s, 0, sizeof(s));
+	if (h) {
+		if (!(ctx = ctx_get(h)))
+			return -EINVAL;
+		add_ctx_stats(&s, ctx);
+		ctx_put(ctx);
+	} else {
+		pthread_rwlock_rdlock(&table_lock);
+		s = retired;
+		for (size_t i = 0; i < table_len; i++)
+			if (table[i])
+				add_ctx_stats(&s, table[i]);
+		s.contexts = nlive;
+		pthread_rwlock_unlock(&table_lock);
+		s.workers = atomic_load_explicit(&g_workers, memory_order_relaxed);
+	}
+	if (ua_write(true, (uint64_t)(uintptr_t)st, &s, sizeof(s)) < 0)
+		return -EFAULT;
+	return 0;
+}
+
+/* exit(): finish what is in flight, as the kernel's exit_aio does.  Waits
+ * for requests on the pool; requests waiting for readiness (pipes, POLL)
+ * could wait for ever and are cancelled. */
+static void at_exit_drain(void)
+{
+	struct uaio_ctx **all = NULL;
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&table_lock);
+	if (nlive)
+		all = malloc(nlive * sizeof(*all));
+	for (size_t i = 0; all && i < table_len; i++)
+		if (table[i]) {
+			atomic_fetch_add_explicit(&table[i]->refs, 1, memory_order_relaxed);
+			all[n++] = table[i];
+		}
+	pthread_rwlock_unlock(&table_lock);
+	for (size_t i = 0; i < n; i++) {
+		ctx_cancel_all(all[i], true);
+		wait_inflight(all[i], true);
+		ctx_put(all[i]);
+	}
+	free(all);
+}
+
+static void atfork_prepare(void)
+{
+	pthread_rwlock_wrlock(&table_lock);
+	pool_atfork_prepare();
+	poller_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	poller_atfork_parent();
+	pool_atfork_parent();
+	pthread_rwlock_unlock(&table_lock);
+}
+
+/* The child inherits no ring (MADV_DONTFORK) and no uaio thread: it forgets
+ * every context, so their handles answer -EINVAL, and starts afresh.  The
+ * old contexts' memory stays allocated (other threads of the parent may
+ * have held their locks; nothing in the child may touch them). */
+static struct uaio_ctx **orphaned_table;
+static void atfork_child(void)
+{
+	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
+
+	orphaned_table = table;
+	table = NULL;
+	table_len = 0;
+	moved = NULL;
+	quota_used = 0;
+	nlive = 0;
+	arena_atfork_child();
+	pool_atfork_child();
+	poller_atfork_child();
+	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
+	memcpy(&table_lock, &fresh, sizeof(fresh));
+}

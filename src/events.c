@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* events.c - the completion ring: posting events, slot accounting and
+ * getevents / pgetevents.
+ *
+ * Slots: a context starts with nr - 1 free slots (ctx->avail).  Submit
+ * takes one per request; it comes back only once the request's event has
+ * been reaped, whether by getevents or by a program that advances the
+ * ring's head itself.  So the ring can never overflow: at most nr - 1
+ * events are in flight or unreaped. */
+#include "internal.h"
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned ring_head(struct uaio_ctx *ctx)
+{
+	/* acquire: the reaper's copy of the events happened before it moved head. */
+	unsigned head = atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head,
+					     memory_order_acquire);
+	return head % ctx->nr;	/* the user may write anything there */
+}
+
+/* Credits back the slots of events reaped since the last refill.  Every
+ * event still in the ring is among the `completed` uncredited ones. */
+static void slots_refill(struct uaio_ctx *ctx)
+{
+	unsigned in_ring;
+
+	pthread_mutex_lock(&ctx->post_lock);
+	in_ring = (ctx->tail + ctx->nr - ring_head(ctx)) % ctx->nr;
+	if (ctx->completed > in_ring) {
+		/* relaxed: the counter itself is the only shared state. */
+		atomic_fetch_add_explicit(&ctx->avail, (int)(ctx->completed - in_ring),
+					  memory_order_relaxed);
+		ctx->completed = in_ring;
+	}
+	pthread_mutex_unlock(&ctx->post_lock);
+}
+
+static bool slot_take(struct uaio_ctx *ctx)
+{
+	int a = atomic_load_explicit(&ctx->avail, memory_order_relaxed);
+
+	/* relaxed: a slot is a count, it guards no data. */
+	while (a > 0)
+		if (atomic_compare_exchange_weak_explicit(&ctx->avail, &a, a - 1,
+							  memory_order_relaxed, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+bool slot_get(struct uaio_ctx *ctx)
+{
+	if (slot_take(ctx))
+		return true;
+	slots_refill(ctx);
+	return slot_take(ctx);
+}
+
+void slot_put(struct uaio_ctx *ctx)
+{
+	atomic_fetch_add_explicit(&ctx->avail, 1, memory_order_relaxed); /* a count */
+}
+
+/* A request is over (posted, or refused at submit): destroy may go on. */
+void inflight_done(struct uaio_ctx *ctx)
+{
+	/* release: our event and buffer writes happen before destroy sees 0. */
+	if (atomic_fetch_sub_explicit(&ctx->inflight, 1, memory_order_release) == 1 &&
+	    atomic_load(&ctx->dead))
+		futex_wake(&ctx->inflight, 1, true);
+}
+
+/* Wakes every sleeping reaper.  post_lock held. */
+static void wake_waiters_locked(struct uaio_ctx *ctx)
+{
+	struct waiter *w;
+
+	while ((w = ctx->waiters)) {
+		ctx->waiters = w->next;
+		w->next = w->prev = NULL;
+		/* release: pairs with the waiter's acquire of `woken`. */
+		atomic_store_explicit(&w->woken, 1, memory_order_release);
+		if (w->efd >= 0)
+			eventfd_write(w->efd, 1);
+		else
+			futex_wake(&w->woken, 1, true);
+	}
+}
+
+void ctx_wake_all(struct uaio_ctx *ctx)
+{
+	pthread_mutex_lock(&ctx->post_lock);
+	wake_waiters_locked(ctx);
+	pthread_mutex_unlock(&ctx->post_lock);
+}
+
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
+{
+	struct io_event *ev;
+
+	pthread_mutex_lock(&ctx->post_lock);
+	ev = &ctx->ring->io_events[ctx->tail];
+	ev->data = data;
+	ev->obj = obj;
+	ev->res = res;
+	ev->res2 = 0;
+	ctx->tail = (ctx->tail + 1) % ctx->nr;
+	ctx->completed++;
+	/* release: the event is written before any reader sees the new tail. */
+	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
+	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
+	if (ctx->waiters)
+		wake_waiters_locked(ctx);
+	pthread_mutex_unlock(&ctx->post_lock);
+	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed); /* statistic */
+}
+
+/* Copies up to nr events to the caller and advances head.  Returns the
+ * number copied, 0 on a destroyed context, -EFAULT for a bad buffer (the
+ * events then stay in the ring). */
+static int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
+{
+	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
+	unsigned head, tail, n, first;
+	int ret = 0;
+
+	pthread_mutex_lock(&ctx->reap_lock);
+	if (!ctx->ring)
+		goto out_unlock;
+	/* acquire: pairs with ctx_post's release; the events are complete. */
+	tail = atomic_load_explicit(&ctx->tail_pub, memory_order_acquire);
+	head = ring_head(ctx);
+	n = (tail + ctx->nr - head) % ctx->nr;
+	if (n > nr)
+		n = (unsigned)nr;
+	if (n == 0)
+		goto out_unlock;
+	first = ctx->nr - head < n ? ctx->nr - head : n;
+	if (!checked) {
+		memcpy(out, &ctx->ring->io_events[head], first * sizeof(*out));
+		memcpy(out + first, &ctx->ring->io_events[0], (n - first) * sizeof(*out));
+	} else if (ua_write(true, (uint64_t)(uintptr_t)out, &ctx->ring->io_events[head],
+			    first * sizeof(*out)) < 0 ||
+		   (n > first && ua_write(true, (uint64_t)(uintptr_t)(out + first),
+					  &ctx->ring->io_events[0], (n - first) * sizeof(*out)) < 0)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	/* release: our copies are done before a submitter may reuse the slots. */
+	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->head, (head + n) % ctx->nr,
+			      memory_order_release);
+	ret = (int)n;
+out_unlock:
+	pthread_mutex_unlock(&ctx->reap_lock);
+	return ret;
+}
+
+static bool ring_ready(struct uaio_ctx *ctx)
+{
+	/* relaxed: a hint; ring_reap re-reads with acquire. */
+	return atomic_load_explicit(&ctx->tail_pub, memory_order_relaxed) !=
+	       atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head, memory_order_relaxed) % ctx->nr;
+}
+
+/* One eventfd per thread that waits in pgetevents with a signal mask:
+ * ppoll on it applies the mask atomically, which a futex cannot. */
+static pthread_key_t efd_key;
+static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
+static void efd_close(void *p) { close((int)(intptr_t)p - 1); }
+static void efd_key_init(void) { pthread_key_create(&efd_key, efd_close); }
+
+static int thread_efd(void)
+{
+	intptr_t v;
+	int fd;
+
+	pthread_once(&efd_once, efd_key_init);
+	v = (intptr_t)pthread_getspecific(efd_key);
+	if (v)
+		return (int)v - 1;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd >= 0)
+		pthread_setspecific(efd_key, (void *)(intptr_t)(fd + 1));
+	return fd;
+}
+
+static long ts_until_ms(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000LL + (deadline->tv_nsec - now.tv_nsec);
+	return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000 > 0x7fffffff ? 0x7fffffff : (ns + 999999) / 1000000);
+}
+
+/* Sleeps until a completer wakes us, the deadline passes or a signal
+ * arrives.  Returns 0, -ETIMEDOUT or -EINTR. */
+static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline,
+			   const sigset_t *sigmask)
+{
+	struct waiter w = { .efd = -1 };
+	long r = 0;
+
+	if (sigmask && (w.efd = thread_efd()) < 0)
+		return -EINTR;
+	pthread_mutex_lock(&ctx->post_lock);
+	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
+		pthread_mutex_unlock(&ctx->post_lock);
+		return 0;
+	}
+	w.next = ctx->waiters;
+	if (w.next)
+		w.next->prev = &w;
+	ctx->waiters = &w;
+	pthread_mutex_unlock(&ctx->post_lock);
+
+	if (w.efd >= 0) {
+		struct pollfd p = { .fd = w.efd, .events = POLLIN };
+		struct timespec rel = { ts_until_ms(deadline) / 1000, (ts_until_ms(deadline) % 1000) * 1000000 };
+		eventfd_t junk;
+
+		r = ppoll(&p, 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
+		r = r < 0 ? -errno : (r == 0 ? -ETIMEDOUT : 0);
+		eventfd_read(w.efd, &junk);
+	} else {
+		/* acquire: pairs with the completer's release store of woken. */
+		while (!atomic_load_explicit(&w.woken, memory_order_acquire)) {
+			r = futex_wait_abs(&w.woken, 0, deadline, true);
+			if (r == -ETIMEDOUT || r == -EINTR)
+				break;
+			r = 0;
+		}
+	}
+	pthread_mutex_lock(&ctx->post_lock);
+	if (!atomic_load_explicit(&w.woken, memory_order_relaxed)) {	/* still linked */
+		if (w.prev)
+			w.prev->next = w.next;
+		else
+			ctx->waiters = w.next;
+		if (w.next)
+			w.next->prev = w.prev;
+	} else {
+		r = r == -EINTR ? r : 0;
+	}
+	pthread_mutex_unlock(&ctx->post_lock);
+	return (int)r;
+}
+
+/* The timeout as the kernel reads it: sec * 1e9 + nsec, no range check;
+ * negative waits for ever.  Returns false for "wait for ever". */
+static bool deadline_from(const struct timespec *t, struct timespec *abs, bool *nowait)
+{
+	__int128 ns = (__int128)t->tv_sec * 1000000000 + t->tv_nsec;
+	struct timespec now;
+
+	*nowait = ns == 0;
+	if (ns < 0 || ns > ((__int128)1 << 62))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns += (__int128)now.tv_sec * 1000000000 + now.tv_nsec;
+	abs->tv_sec = (time_t)(ns / 1000000000);
+	abs->tv_nsec = (long)(ns % 1000000000);
+	return true;
+}
+
+static unsigned spin_ns(void)
+{
+	static long v = -1;
+
+	if (v < 0)
+		v = env_long("UAIO_SPIN_US", 30) * 1000;
+	return (unsigned)v;
+}
+
+/* Spins briefly for an event: waking a sleeping thread costs ~100 us on a
+ * virtual CPU, far more than most completions take to arrive. */
+static void spin_for_event(struct uaio_ctx *ctx)
+{
+	struct timespec t0, t;
+	unsigned limit = spin_ns();
+
+	if (!limit)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0;; i++) {
+		if (ring_ready(ctx) || atomic_load_explicit(&ctx->dead, memory_order_relaxed))
+			return;
+		__builtin_ia32_pause();
+		if ((i & 63) == 63) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > (long)limit)
+				return;
+		}
+	}
+}
+
+static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *events,
+			struct timespec *timeout, const sigset_t *sigmask)
+{
+	struct timespec ts, deadline = { (time_t)1 << 41, 0 };
+	struct uaio_ctx *ctx;
+	sigset_t mask;
+	bool nowait = false;
+	long got = 0;
+	int ret = 0, r;
+
+	/* Pointers first, as the kernel copies them in before the lookup. */
+	if (timeout && ua_read(true, &ts, (uint64_t)(uintptr_t)timeout, sizeof(ts)) < 0)
+		return -EFAULT;
+	if (sigmask && ua_read(true, &mask, (uint64_t)(uintptr_t)sigmask, sizeof(mask)) < 0)
+		return -EFAULT;
+	ctx = ctx_get(h);
+	if (!ctx)
+		return -EINVAL;
+	if (min_nr < 0 || nr < 0 || min_nr > nr) {
+		ctx_put(ctx);
+		return -EINVAL;
+	}
+	if (timeout)
+		deadline_from(&ts, &deadline, &nowait);
+	for (;;) {
+		r = ring_reap(ctx, events + got, nr - got);
+		if (r < 0) {
+			ret = got ? 0 : r;
+			break;
+		}
+		got += r;
+		if (got >= min_nr || nowait)
+			break;
+		if (atomic_load(&ctx->dead)) {
+			ret = got ? 0 : -EINVAL;
+			break;
+		}
+		spin_for_event(ctx);
+		if (ring_ready(ctx))
+			continue;
+		r = wait_completion(ctx, &deadline, sigmask ? &mask : NULL);
+		if (r == -ETIMEDOUT)
+			nowait = true;	/* one last look, then the loop ends */
+		else if (r == -EINTR) {
+			ret = got ? 0 : -EINTR;
+			break;
+		}
+	}
+	ctx_put(ctx);
+	return ret < 0 ? ret : (int)got;
+}
+
+/* Errors: -EFAULT timeout, sigmask or events unusable; -EINVAL unknown
+ * context, min_nr < 0, nr < 0, min_nr > nr, or the context destroyed
+ * while waiting; -EINTR a signal arrived before any event. */
+UAIO_API int uaio_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event *events,
+			    struct timespec *timeout)
+{
+	return do_getevents(ctx, min_nr, nr, events, timeout, NULL);
+}
+
+UAIO_API int uaio_pgetevents(aio_context_t ctx, long min_nr, long nr, struct io_event *events,
+			     struct timespec *timeout, const sigset_t *sigmask)
+{
+	return do_getevents(ctx, min_nr, nr, events, timeout, sigmask);
+}

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* exec-threads.c - the worker-pool executor: works on every kernel and
+ * under any seccomp profile.  One pool per process, shared by every
+ * context.  It grows on demand up to a cap and shrinks when idle.
+ *
+ * Waking a sleeping thread costs ~100 us on a virtual CPU, so: a batch of
+ * requests costs one wake-up; a woken worker that sees more work wakes
+ * (or starts) the next one; and a worker that runs dry spins briefly
+ * before it sleeps. */
+#include "internal.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define DEFAULT_CAP 128
+
+/* Lock order: pool.lock is a leaf; no other lock is taken under it. */
+static struct {
+	pthread_mutex_t lock;		/* protects the queue and the counts */
+	struct uaio_req *head, *tail;
+	unsigned nthreads, nidle, nspin, cap;
+	_Atomic uint32_t seq;		/* futex word idle workers sleep on */
+	_Atomic unsigned queued;	/* queue length hint for spinners (relaxed) */
+	long idle_ms, spin_ns;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cap = DEFAULT_CAP, .idle_ms = -1 };
+
+void pool_set_cap(unsigned cap)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (cap)
+		pool.cap = cap;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void *worker_main(void *arg);
+
+static void spawn_worker(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	thread_block_signals_attr(&attr);
+	if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
+		pthread_mutex_lock(&pool.lock);
+		pool.nthreads--;	/* the queue is served by those that exist */
+		pthread_mutex_unlock(&pool.lock);
+	} else {
+		atomic_fetch_add_explicit(&g_workers, 1, memory_order_relaxed); /* statistic */
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Decides, under the lock, how to get the queued work going: nothing if a
+ * worker spins, else wake an idle one, else start one.  The caller acts
+ * on the answer after unlocking: 1 wake, 2 spawn. */
+static int kick_locked(void)
+{
+	if (!pool.head || pool.nspin)
+		return 0;
+	if (pool.nidle) {
+		/* relaxed: the futex compare and the lock order the hand-over. */
+		atomic_fetch_add_explicit(&pool.seq, 1, memory_order_relaxed);
+		return 1;
+	}
+	if (pool.nthreads < pool.cap) {
+		pool.nthreads++;
+		return 2;
+	}
+	return 0;
+}
+
+static void kick(int what)
+{
+	if (what == 1)
+		futex_wake(&pool.seq, 1, true);
+	else if (what == 2)
+		spawn_worker();
+}
+
+static void threads_submit(struct uaio_req **reqs, int n)
+{
+	int what;
+
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < n; i++) {
+		reqs[i]->next = NULL;
+		if (pool.tail)
+			pool.tail->next = reqs[i];
+		else
+			pool.head = reqs[i];
+		pool.tail = reqs[i];
+	}
+	atomic_fetch_add_explicit(&pool.queued, (unsigned)n, memory_order_relaxed); /* hint */
+	what = kick_locked();
+	pthread_mutex_unlock(&pool.lock);
+	kick(what);
+}
+
+static void run(struct uaio_req *req)
+{
+	int s = REQ_QUEUED;
+
+	/* acq_rel: one exchange decides between us and a canceller. */
+	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		req_free(req);	/* cancelled: its event is already posted */
+		return;
+	}
+	req_complete(req, req_run_blocking(req));
+}
+
+static void spin_a_while(void)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 0;; i++) {
+		if (atomic_load_explicit(&pool.queued, memory_order_relaxed))
+			return;
+		__builtin_ia32_pause();
+		if ((i & 63) == 63) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > pool.spin_ns)
+				return;
+		}
+	}
+}
+
+/* Sleeps as an idle worker, lock held on entry and exit.  False when the
+ * idle time ran out with nothing to do: the worker should exit. */
+static bool sleep_idle(void)
+{
+	struct timespec ts;
+	uint32_t seq;
+	long r;
+
+	pool.nidle++;
+	seq = atomic_load_explicit(&pool.seq, memory_order_relaxed);
+	pthread_mutex_unlock(&pool.lock);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += pool.idle_ms / 1000;
+	ts.tv_nsec += (pool.idle_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	r = futex_wait_abs(&pool.seq, seq, &ts, true);
+	pthread_mutex_lock(&pool.lock);
+	pool.nidle--;
+	if (r == -ETIMEDOUT && !pool.head) {
+		pool.nthreads--;
+		return false;
+	}
+	return true;
+}
+
+/* Waits for work with the lock held; false when the worker should exit.
+ * One worker at a time spins before sleeping. */
+static bool wait_for_work(void)
+{
+	while (!pool.head) {
+		if (!pool.nspin && pool.spin_ns > 0) {
+			pool.nspin = 1;
+			pthread_mutex_unlock(&pool.lock);
+			spin_a_while();
+			pthread_mutex_lock(&pool.lock);
+			pool.nspin = 0;
+			if (pool.head)
+				break;
+		}
+		if (!sleep_idle())
+			return false;
+	}
+	return true;
+}
+
+static void *worker_main(void *arg)
+{
+	struct uaio_req *req;
+	int what;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "uaio-worker");
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		if (!wait_for_work())
+			break;
+		req = pool.head;
+		pool.head = req->next;
+		if (!pool.head)
+			pool.tail = NULL;
+		atomic_fetch_sub_explicit(&pool.queued, 1, memory_order_relaxed); /* hint */
+		what = kick_locked();	/* more queued: pass the baton */
+		pthread_mutex_unlock(&pool.lock);
+		kick(what);
+		run(req);
+		pthread_mutex_lock(&pool.lock);
+	}
+	pthread_mutex_unlock(&pool.lock);
+	atomic_fetch_sub_explicit(&g_workers, 1, memory_order_relaxed); /* statistic */
+	return NULL;
+}
+
+static void pool_init_tunables(void)
+{
+	if (pool.idle_ms < 0) {
+		pool.idle_ms = env_long("UAIO_IDLE_MS", 2000);
+		pool.spin_ns = env_long("UAIO_SPIN_US", 30) * 1000;
+	}
+}
+
+static void threads_submit_entry(struct uaio_req **reqs, int n)
+{
+	if (pool.idle_ms < 0) {
+		pthread_mutex_lock(&pool.lock);
+		pool_init_tunables();
+		pthread_mutex_unlock(&pool.lock);
+	}
+	threads_submit(reqs, n);
+}
+
+const struct exec_ops exec_threads = {
+	.name = "threads",
+	.submit = threads_submit_entry,
+};
+
+void pool_atfork_prepare(void)
+{
+	pthread_mutex_lock(&pool.lock);
+}
+
+void pool_atfork_parent(void)
+{
+	pthread_mutex_unlock(&pool.lock);
+}
+
+/* The child has no workers; queued requests belong to the parent's
+ * contexts, which the child has forgotten. */
+void pool_atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	pool.head = pool.tail = NULL;
+	pool.nthreads = pool.nidle = pool.nspin = 0;
+	atomic_store_explicit(&pool.queued, 0, memory_order_relaxed);
+	pool.lock = fresh;
+}

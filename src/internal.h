@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* internal.h - uaio's private types: contexts, requests, the executor
+ * contract and the small helpers every file shares. */
+#ifndef UAIO_INTERNAL_H
+#define UAIO_INTERNAL_H
+
+#include "uaio.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define UAIO_API __attribute__((visibility("default")))
+#define UNUSED __attribute__((unused))
+
+#define PAGE_SZ		4096UL
+#define MAX_RW_COUNT	0x7ffff000UL		/* the kernel's per-call cap */
+#define USER_TOP	0x7ffffffff000ULL	/* x86-64 TASK_SIZE (4-level) */
+#define MAX_EVENTS_BYTES 0x10000000UL		/* 256 MiB of io_events */
+
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND	0x00000020
+#endif
+#ifndef RWF_ATOMIC
+#define RWF_ATOMIC	0x00000040
+#endif
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE	0x00000080
+#endif
+#ifndef RWF_NOSIGNAL
+#define RWF_NOSIGNAL	0x00000100
+#endif
+#define UAIO_RWF_OK (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | \
+		     RWF_NOAPPEND | RWF_DONTCACHE | RWF_NOSIGNAL)
+
+/* Request life: a request is QUEUED in the pool or WAITING in the poller
+ * until exactly one party moves it on with a compare-exchange: an
+ * executor (-> RUNNING -> DONE) or a canceller (-> CANCELLED). */
+enum req_state { REQ_QUEUED, REQ_WAITING, REQ_RUNNING, REQ_DONE, REQ_CANCELLED };
+
+enum req_kind { KIND_FILE, KIND_STREAM, KIND_SYNC, KIND_POLL };
+
+struct uaio_ctx;
+
+struct uaio_req {
+	struct uaio_req *next;		/* pool queue link: pool lock */
+	struct uaio_req *act_prev, *act_next; /* ctx active list: active_lock */
+	struct uaio_req *grp_next;	/* poller group list: poller lock */
+	struct uaio_req *sweep_next;	/* destroy's private list */
+	struct uaio_ctx *ctx;		/* holds a context reference */
+	_Atomic int state;		/* enum req_state; see above */
+	struct iocb cb;			/* the caller's iocb, copied at submit */
+	uint64_t obj;			/* the caller's iocb address */
+	int resfd;			/* our dup of the eventfd, or -1 */
+	int kind;			/* enum req_kind */
+	int fl;				/* the fd's F_GETFL flags */
+	unsigned poll_events;		/* POLL mask (with ERR|HUP) or stream wait mask */
+	int niov;
+	struct iovec *iov;		/* iov_inline or malloc'd */
+	size_t total;			/* bytes asked for */
+	size_t done;			/* bytes moved so far */
+	struct iovec iov_inline[4];
+};
+
+/* A thread sleeping in getevents; linked on ctx->waiters under post_lock. */
+struct waiter {
+	struct waiter *next, *prev;
+	_Atomic uint32_t woken;		/* futex word: 0 -> 1 by a completer */
+	int efd;			/* pgetevents: eventfd to poke, else -1 */
+};
+
+struct exec_ops;
+
+struct uaio_ctx {
+	struct uaio_ring *ring;		/* library's view of the ring */
+	unsigned nr;			/* ring entries (trusted copy of ring->nr) */
+	unsigned max_reqs;		/* nr_events asked for: the quota charge */
+	uint64_t handle;		/* user address: table lock */
+	uint64_t home;			/* where setup mapped it for the user */
+	size_t ring_off, ring_len;	/* slice of the arena */
+	unsigned flags;			/* UAIO_F_*, fixed at setup */
+	const struct exec_ops *exec;
+	_Atomic int refs;		/* table + callers + requests */
+	_Atomic int dead;		/* set once by destroy (seq_cst) */
+	_Atomic int avail;		/* free request slots */
+
+	pthread_mutex_t post_lock;	/* protects tail, completed, waiters and ring writes */
+	unsigned tail;
+	unsigned completed;		/* posted events not yet credited to avail */
+	struct waiter *waiters;
+	_Atomic unsigned tail_pub;	/* tail, released after the event is written */
+
+	pthread_mutex_t reap_lock;	/* serialises getevents readers */
+
+	pthread_mutex_t active_lock;	/* protects the active list */
+	struct uaio_req *active;
+
+	_Atomic uint32_t inflight;	/* requests whose event is not yet posted; futex */
+
+	/* statistics: relaxed counters, read without ordering */
+	_Atomic unsigned long long st_submitted, st_completed, st_inline,
+		st_offloaded, st_polled, st_cancelled;
+};
+
+/* The executor contract.  submit() takes a batch of requests already on
+ * the context's active list and in state QUEUED. */
+struct exec_ops {
+	const char *name;
+	void (*submit)(struct uaio_req **reqs, int n);
+};
+extern const struct exec_ops exec_threads;
+
+/* context.c */
+struct uaio_ctx *ctx_get(aio_context_t h);
+void ctx_put(struct uaio_ctx *ctx);
+extern _Atomic unsigned long long g_workers;
+
+/* uaccess.c: copies that answer -EFAULT instead of crashing when checked */
+int ua_read(bool checked, void *dst, uint64_t src, size_t len);
+int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
+/* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
+ * returns how many leading pieces were copied. */
+int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
+
+/* events.c */
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res);
+void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd);
+void ctx_wake_all(struct uaio_ctx *ctx);
+bool slot_get(struct uaio_ctx *ctx);
+void slot_put(struct uaio_ctx *ctx);
+void inflight_done(struct uaio_ctx *ctx);
+
+/* request.c */
+struct uaio_req *req_alloc(const struct uaio_req *proto);
+void req_free(struct uaio_req *req);
+void req_complete(struct uaio_req *req, int64_t res);
+int64_t req_run_blocking(struct uaio_req *req);
+int64_t req_try_nowait(struct uaio_req *req);
+bool active_insert(struct uaio_req *req);
+int req_cancel_locked(struct uaio_req *req, int64_t *res);
+void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
+
+/* poller.c */
+void poller_arm(struct uaio_req *req);
+bool poller_cancel(struct uaio_req *req);
+void poller_atfork_prepare(void);
+void poller_atfork_parent(void);
+void poller_atfork_child(void);
+
+/* exec-threads.c */
+void pool_atfork_prepare(void);
+void pool_atfork_parent(void);
+void pool_atfork_child(void);
+void pool_set_cap(unsigned cap);
+
+/* util */
+long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);
+void futex_wake(_Atomic uint32_t *w, int n, bool priv);
+long env_long(const char *name, long dflt);
+void thread_block_signals_attr(pthread_attr_t *attr);
+#endif

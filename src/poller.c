@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/* poller.c - one epoll-based waiter thread per process.  POLL requests and
+ * reads/writes on pipes, sockets and eventfds that would block wait here
+ * for readiness instead of each holding a blocked thread, so 10,000 of
+ * them cost no thread, and cancel and destroy can always withdraw them.
+ * Requests on one fd form a group, registered once with epoll under the
+ * union of what its requests wait for. */
+#include "internal.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct group {
+	int fd;
+	dev_t dev;
+	ino_t ino;		/* the file the fd named when the group formed */
+	unsigned mask;		/* registered with epoll; 0: not registered */
+	struct uaio_req *reqs;
+};
+
+/* Lock order: ctx->active_lock may be held when P.lock is taken, never
+ * the reverse. */
+static struct {
+	pthread_mutex_t lock;	/* protects everything below */
+	int epfd;
+	bool started;
+	struct group **byfd;	/* indexed by fd */
+	size_t nfd;
+} P = { .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1 };
+
+static unsigned req_wants(const struct uaio_req *req)
+{
+	if (req->kind == KIND_POLL)
+		return req->poll_events;
+	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV ?
+	       POLLOUT : POLLIN;
+}
+
+/* Re-registers g with the union of its requests' interests; frees g when
+ * it has none left.  Returns -errno if epoll refused the fd. */
+static int group_update(struct group *g)
+{
+	struct epoll_event ev = { 0 };
+	unsigned mask = 0;
+	int op, r = 0;
+
+	for (struct uaio_req *q = g->reqs; q; q = q->grp_next)
+		mask |= req_wants(q);
+	if (!mask) {
+		if (g->mask)
+			epoll_ctl(P.epfd, EPOLL_CTL_DEL, g->fd, NULL);
+		P.byfd[g->fd] = NULL;
+		free(g);
+		return 0;
+	}
+	if (mask == g->mask)
+		return 0;
+	ev.events = mask;
+	ev.data.fd = g->fd;
+	op = g->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(P.epfd, op, g->fd, &ev) < 0) {
+		/* The fd was closed and reopened behind our back: start over. */
+		op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		if (epoll_ctl(P.epfd, op, g->fd, &ev) < 0)
+			r = -errno;
+	}
+	if (!r)
+		g->mask = mask;
+	return r;
+}
+
+static void *poller_main(void *arg);
+
+static int poller_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	P.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (P.epfd < 0)
+		return -errno;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	thread_block_signals_attr(&attr);
+	if (pthread_create(&t, &attr, poller_main, NULL) != 0) {
+		pthread_attr_destroy(&attr);
+		close(P.epfd);
+		P.epfd = -1;
+		return -EAGAIN;
+	}
+	pthread_attr_destroy(&attr);
+	P.started = true;
+	return 0;
+}
+
+/* The group for fd, created if needed.  A group whose file is no longer
+ * the one fd names (closed and reused) is detached into *stale. */
+static struct group *group_get(int fd, struct uaio_req **stale)
+{
+	struct group *g;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	if ((size_t)fd >= P.nfd) {
+		size_t n = (size_t)fd + 64;
+		struct group **t = realloc(P.byfd, n * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		memset(t + P.nfd, 0, (n - P.nfd) * sizeof(*t));
+		P.byfd = t;
+		P.nfd = n;
+	}
+	g = P.byfd[fd];
+	if (g && (g->dev != st.st_dev || g->ino != st.st_ino)) {
+		*stale = g->reqs;
+		g->reqs = NULL;
+		epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL);
+		g->mask = 0;
+	}
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return NULL;
+		g->fd = fd;
+		P.byfd[fd] = g;
+	}
+	g->dev = st.st_dev;
+	g->ino = st.st_ino;
+	return g;
+}
+
+static void fail_list(struct uaio_req *list, int64_t res)
+{
+	struct uaio_req *next;
+
+	for (; list; list = next) {
+		next = list->grp_next;
+		req_complete(list, res);
+	}
+}
+
+/* Takes ownership of a RUNNING request: it waits here until ready. */
+void poller_arm(struct uaio_req *req)
+{
+	struct uaio_req *stale = NULL;
+	struct group *g;
+	int err = 0;
+
+	pthread_mutex_lock(&P.lock);
+	if (!P.started)
+		err = poller_start();
+	if (!err && atomic_load(&req->ctx->dead))	/* seq_cst: pairs with destroy */
+		err = -ECANCELED;
+	if (!err && !(g = group_get((int)req->cb.aio_fildes, &stale)))
+		err = -EBADF;
+	if (!err) {
+		req->grp_next = g->reqs;
+		g->reqs = req;
+		/* release: the request is linked before anyone may take it. */
+		atomic_store_explicit(&req->state, REQ_WAITING, memory_order_release);
+		err = group_update(g);
+		if (err) {	/* epoll refused: take it back */
+			g->reqs = req->grp_next;
+			atomic_store_explicit(&req->state, REQ_RUNNING, memory_order_relaxed);
+			group_update(g);
+		}
+	}
+	pthread_mutex_unlock(&P.lock);
+	fail_list(stale, -EBADF);
+	if (err)
+		req_complete(req, err == -ECANCELED && req->kind == KIND_POLL ? 0 : err);
+}
+
+static bool unlink_req(struct group *g, struct uaio_req *req)
+{
+	for (struct uaio_req **pp = &g->reqs; *pp; pp = &(*pp)->grp_next)
+		if (*pp == req) {
+			*pp = req->grp_next;
+			return true;
+		}
+	return false;
+}
+
+bool poller_cancel(struct uaio_req *req)
+{
+	int s = REQ_WAITING, fd = (int)req->cb.aio_fildes;
+	bool ok;
+
+	pthread_mutex_lock(&P.lock);
+	/* acq_rel: the exchange decides between us and the poller thread. */
+	ok = atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
+						     memory_order_acq_rel, memory_order_acquire);
+	if (ok && (size_t)fd < P.nfd && P.byfd[fd] && unlink_req(P.byfd[fd], req))
+		group_update(P.byfd[fd]);
+	pthread_mutex_unlock(&P.lock);
+	return ok;
+}
+
+/* A ready request, now RUNNING and ours: finish it or wait again. */
+static void step(struct uaio_req *req, unsigned revents)
+{
+	int64_t n;
+
+	if (req->kind == KIND_POLL) {
+		req_complete(req, revents & req->poll_events);
+		return;
+	}
+	n = req_try_nowait(req);
+	if (n == -EAGAIN) {
+		poller_arm(req);
+		return;
+	}
+	if (n > 0 && req_wants(req) == POLLOUT) {
+		req->done += (size_t)n;
+		if (req->done < req->total) {
+			poller_arm(req);
+			return;
+		}
+	}
+	if (req_wants(req) == POLLOUT)
+		n = req->done ? (int64_t)req->done : n;
+	req_complete(req, n);
+}
+
+static void handle(int fd, unsigned revents)
+{
+	struct uaio_req *ready = NULL, **pp, *q;
+	struct group *g;
+
+	pthread_mutex_lock(&P.lock);
+	g = (size_t)fd < P.nfd ? P.byfd[fd] : NULL;
+	for (pp = g ? &g->reqs : NULL; pp && (q = *pp);) {
+		int s = REQ_WAITING;
+
+		if ((revents & (req_wants(q) | POLLERR | POLLHUP)) &&
+		    atomic_compare_exchange_strong_explicit(&q->state, &s, REQ_RUNNING,
+							    memory_order_acq_rel, memory_order_acquire)) {
+			*pp = q->grp_next;	/* acq_rel above: we own it now */
+			q->grp_next = ready;
+			ready = q;
+			continue;
+		}
+		pp = &q->grp_next;
+	}
+	if (g)
+		group_update(g);
+	pthread_mutex_unlock(&P.lock);
+	while ((q = ready)) {
+		ready = q->grp_next;
+		step(q, revents);
+	}
+}
+
+static void *poller_main(void *arg)
+{
+	struct epoll_event evs[64];
+	int epfd, n;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "uaio-poller");
+	pthread_mutex_lock(&P.lock);
+	epfd = P.epfd;
+	pthread_mutex_unlock(&P.lock);
+	for (;;) {
+		n = epoll_wait(epfd, evs, 64, -1);
+		for (int i = 0; i < n; i++)
+			handle(evs[i].data.fd, evs[i].events);
+	}
+	return NULL;
+}
+
+void poller_atfork_prepare(void)
+{
+	pthread_mutex_lock(&P.lock);
+}
+
+void poller_atfork_parent(void)
+{
+	pthread_mutex_unlock(&P.lock);
+}
+
+/* The child has no poller thread; its waiting requests belonged to the
+ * parent's contexts, which the child has forgotten. */
+void poller_atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	if (P.epfd >= 0)
+		close(P.epfd);
+	P.epfd = -1;
+	P.started = false;
+	P.byfd = NULL;	/* left allocated: it names the parent's requests */
+	P.nfd = 0;
+	P.lock = fresh;
+}

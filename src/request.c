@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* request.c - the life of a request that leaves submit: allocation, the
+ * context's active list (what cancel can find), execution and completion. */
+#include "internal.h"
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd)
+{
+	ctx_post(ctx, data, obj, res);
+	if (resfd >= 0) {
+		eventfd_write(resfd, 1);	/* after the event is visible, as the kernel */
+		if (own_fd)
+			close(resfd);
+	}
+	inflight_done(ctx);
+}
+
+struct uaio_req *req_alloc(const struct uaio_req *proto)
+{
+	struct uaio_req *req = malloc(sizeof(*req));
+
+	if (!req)
+		return NULL;
+	*req = *proto;
+	if (proto->iov == proto->iov_inline)
+		req->iov = req->iov_inline;
+	atomic_fetch_add_explicit(&req->ctx->refs, 1, memory_order_relaxed); /* owner holds one */
+	return req;
+}
+
+void req_free(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	if (req->iov != req->iov_inline)
+		free(req->iov);
+	free(req);
+	ctx_put(ctx);
+}
+
+/* Enters req on the active list unless the context is being destroyed. */
+bool active_insert(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	if (atomic_load(&ctx->dead)) {	/* seq_cst: destroy sets it, then sweeps */
+		pthread_mutex_unlock(&ctx->active_lock);
+		return false;
+	}
+	req->act_prev = NULL;
+	req->act_next = ctx->active;
+	if (ctx->active)
+		ctx->active->act_prev = req;
+	ctx->active = req;
+	pthread_mutex_unlock(&ctx->active_lock);
+	return true;
+}
+
+static void active_unlink_locked(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	if (req->act_prev)
+		req->act_prev->act_next = req->act_next;
+	else
+		ctx->active = req->act_next;
+	if (req->act_next)
+		req->act_next->act_prev = req->act_prev;
+	req->act_prev = req->act_next = NULL;
+}
+
+/* The executor finished req (state RUNNING): post its event, free it. */
+void req_complete(struct uaio_req *req, int64_t res)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	/* release: a canceller that sees DONE also sees nothing to undo. */
+	atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
+	active_unlink_locked(req);
+	pthread_mutex_unlock(&ctx->active_lock);
+	post_event(ctx, req->cb.aio_data, req->obj, res, req->resfd, true);
+	req_free(req);
+}
+
+/* Tries to cancel req; ctx->active_lock held.  Returns 1 if the caller now
+ * owns req (must post *res and free it), 0 if cancelled but still owned by
+ * the pool (post *res only: the pool frees it), or -EAGAIN / -EINVAL. */
+int req_cancel_locked(struct uaio_req *req, int64_t *res)
+{
+	int s = REQ_QUEUED;
+
+	/* acq_rel: the winner of the exchange owns the request's fate. */
+	if (atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
+						    memory_order_acq_rel, memory_order_acquire)) {
+		*res = -ECANCELED;
+		active_unlink_locked(req);
+		return 0;
+	}
+	if (s == REQ_WAITING && poller_cancel(req)) {
+		*res = req->kind == KIND_POLL ? 0 : -ECANCELED;
+		active_unlink_locked(req);
+		return 1;
+	}
+	return s == REQ_RUNNING || s == REQ_WAITING ? -EAGAIN : -EINVAL;
+}
+
+/* Cancels every request that has not started (or, with waiting_only, only
+ * those waiting for readiness), posting their events. */
+void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
+{
+	struct uaio_req *list = NULL, *req, *next;
+	struct { uint64_t data, obj; int64_t res; int fd; } *ev = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	for (req = ctx->active; req; req = next) {
+		int64_t res;
+		int own, s;
+
+		next = req->act_next;
+		s = atomic_load_explicit(&req->state, memory_order_acquire);
+		if (waiting_only && s != REQ_WAITING)
+			continue;
+		if (n == cap) {
+			void *p = realloc(ev, (cap = cap ? cap * 2 : 16) * sizeof(*ev));
+			if (!p)
+				break;
+			ev = p;
+		}
+		/* Copy what the event needs first: a pool-owned request may be
+		 * freed by its worker as soon as the exchange is done. */
+		ev[n].data = req->cb.aio_data;
+		ev[n].obj = req->obj;
+		ev[n].fd = req->resfd;
+		own = req_cancel_locked(req, &res);
+		if (own < 0)
+			continue;
+		ev[n++].res = res;
+		if (own) {
+			req->sweep_next = list;
+			list = req;
+		}
+	}
+	pthread_mutex_unlock(&ctx->active_lock);
+	for (size_t i = 0; i < n; i++) {
+		atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed); /* statistic */
+		post_event(ctx, ev[i].data, ev[i].obj, ev[i].res, ev[i].fd, true);
+	}
+	free(ev);
+	for (req = list; req; req = next) {
+		next = req->sweep_next;
+		req_free(req);
+	}
+}
+
+/* The part of req's buffers not yet moved, as an iovec array in out[]. */
+static int iov_rest(const struct uaio_req *req, struct iovec *out)
+{
+	size_t skip = req->done;
+	int n = 0;
+
+	for (int i = 0; i < req->niov; i++) {
+		size_t len = req->iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		out[n].iov_base = (char *)req->iov[i].iov_base + skip;
+		out[n].iov_len = len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+static bool is_write(const struct uaio_req *req)
+{
+	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+}
+
+/* One attempt at the rest of req's transfer.  off -1: stream position. */
+static ssize_t rw_once(const struct uaio_req *req, long long off, int flags)
+{
+	struct iovec v[1024];
+	int n = iov_rest(req, v);
+	ssize_t r;
+
+	if (is_write(req))
+		r = pwritev2((int)req->cb.aio_fildes, v, n, off, flags);
+	else
+		r = preadv2((int)req->cb.aio_fildes, v, n, off, flags);
+	return r < 0 ? -errno : r;
+}
+
+int64_t req_try_nowait(struct uaio_req *req)
+{
+	long long off = req->kind == KIND_STREAM ? -1 : req->cb.aio_offset + (long long)req->done;
+
+	return rw_once(req, off, (int)req->cb.aio_rw_flags | RWF_NOWAIT);
+}
+
+static int64_t run_file(struct uaio_req *req)
+{
+	int flags = (int)req->cb.aio_rw_flags;
+	ssize_t r;
+
+	while (req->done < req->total) {
+		r = rw_once(req, req->cb.aio_offset + (long long)req->done, flags);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return req->done ? (int64_t)req->done : r;
+		if (r == 0)
+			break;	/* end of file */
+		req->done += (size_t)r;
+		if (flags & RWF_NOWAIT)
+			break;
+	}
+	return (int64_t)req->done;
+}
+
+/* A stream that cannot be tried without blocking (a tty, say): wait for
+ * readiness in short slices so that destroy can always end the wait. */
+static int64_t run_stream(struct uaio_req *req)
+{
+	struct pollfd p = { (int)req->cb.aio_fildes, is_write(req) ? POLLOUT : POLLIN, 0 };
+	ssize_t r;
+
+	for (;;) {
+		if (atomic_load_explicit(&req->ctx->dead, memory_order_relaxed))
+			return req->done ? (int64_t)req->done : -ECANCELED;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = rw_once(req, -1, (int)req->cb.aio_rw_flags & ~RWF_NOWAIT);
+		if (r == -EINTR || r == -EAGAIN)
+			continue;
+		if (r < 0)
+			return req->done ? (int64_t)req->done : r;
+		req->done += (size_t)r;
+		if (!is_write(req) || r == 0 || req->done >= req->total)
+			return (int64_t)req->done;
+	}
+}
+
+int64_t req_run_blocking(struct uaio_req *req)
+{
+	int fd = (int)req->cb.aio_fildes;
+	long old = -1;
+	int64_t res;
+
+	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO) {
+		old = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+		syscall(SYS_ioprio_set, 1, 0, (int)(uint16_t)req->cb.aio_reqprio);
+	}
+	switch (req->kind) {
+	case KIND_SYNC:
+		res = (req->cb.aio_lio_opcode == IOCB_CMD_FSYNC ? fsync(fd) : fdatasync(fd)) < 0 ? -errno : 0;
+		break;
+	case KIND_STREAM:
+		res = run_stream(req);
+		break;
+	default:
+		res = run_file(req);
+		break;
+	}
+	if (old >= 0)
+		syscall(SYS_ioprio_set, 1, 0, (int)old);
+	return res;
+}

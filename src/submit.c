@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/* submit.c - io_submit: copy and check each iocb in the kernel's order,
+ * complete what cannot block at once, hand the rest to the executor. */
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define BATCH 64
+
+struct batch {
+	struct uaio_ctx *ctx;
+	struct uaio_req *pool[BATCH];
+	int npool;
+};
+
+static void batch_flush(struct batch *b)
+{
+	if (b->npool)
+		b->ctx->exec->submit(b->pool, b->npool);
+	b->npool = 0;
+}
+
+static bool has_cap_nice(void)
+{
+	static int cached = -1;
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (cached < 0) {
+		memset(d, 0, sizeof(d));
+		cached = syscall(SYS_capget, &h, d) == 0 &&
+			 (d[0].effective & ((1u << CAP_SYS_NICE) | (1u << CAP_SYS_ADMIN)));
+	}
+	return cached;
+}
+
+/* The kernel's ioprio_check_cap: class in the top 3 bits, level below. */
+static int ioprio_check(int16_t prio)
+{
+	unsigned v = (uint16_t)prio, cls = v >> 13, level = v & 7;
+
+	switch (cls) {
+	case 1:	/* real time */
+		return has_cap_nice() ? 0 : -EPERM;
+	case 2:	/* best effort */
+	case 3:	/* idle */
+		return 0;
+	case 0:	/* none */
+		return level ? -EINVAL : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* -EBADF if fd is not open, -EINVAL if it is not an eventfd. */
+static int eventfd_check(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	if (fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;	/* no /proc: trust the caller */
+	link[n] = 0;
+	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
+}
+
+static bool range_ok(uint64_t buf, uint64_t len)
+{
+	return buf + len >= buf && buf + len <= USER_TOP;	/* the kernel's access_ok */
+}
+
+/* Fills req's iovec array (the kernel's import_ubuf / import_iovec). */
+static int import_buffers(struct uaio_req *req, bool checked)
+{
+	const struct iocb *cb = &req->cb;
+	size_t total = 0;
+	uint64_t n;
+
+	if (cb->aio_lio_opcode == IOCB_CMD_PREAD || cb->aio_lio_opcode == IOCB_CMD_PWRITE) {
+		size_t len = cb->aio_nbytes > MAX_RW_COUNT ? MAX_RW_COUNT : cb->aio_nbytes;
+
+		if (!range_ok(cb->aio_buf, len))
+			return -EFAULT;
+		req->iov = req->iov_inline;
+		req->iov[0].iov_base = (void *)(uintptr_t)cb->aio_buf;
+		req->iov[0].iov_len = len;
+		req->niov = 1;
+		req->total = len;
+		return 0;
+	}
+	n = cb->aio_nbytes;
+	if (n > IOV_MAX)
+		return -EINVAL;
+	req->iov = n <= 4 ? req->iov_inline : malloc(n * sizeof(struct iovec));
+	if (!req->iov)
+		return -ENOMEM;
+	req->niov = (int)n;
+	if (n && ua_read(checked, req->iov, cb->aio_buf, n * sizeof(struct iovec)) < 0)
+		return -EFAULT;
+	for (uint64_t i = 0; i < n; i++) {
+		size_t len = req->iov[i].iov_len;
+
+		if ((ssize_t)len < 0)
+			return -EINVAL;
+		if (len > MAX_RW_COUNT - total)
+			req->iov[i].iov_len = len = MAX_RW_COUNT - total;
+		if (!range_ok((uint64_t)(uintptr_t)req->iov[i].iov_base, len))
+			return -EFAULT;
+		total += len;
+	}
+	req->total = total;
+	return 0;
+}
+
+/* Outcome of preparing one request. */
+enum route { ROUTE_DONE, ROUTE_POOL, ROUTE_POLLER };
+
+static enum route finish_now(struct uaio_req *req, int64_t res, int64_t *out)
+{
+	*out = res;
+	(void)req;
+	return ROUTE_DONE;
+}
+
+/* Pipes, sockets, ttys, eventfds: one non-blocking attempt, then wait for
+ * readiness in the poller (or, for a file that cannot be tried without
+ * blocking, in a worker that polls in slices). */
+static int route_stream(struct uaio_req *req, bool user_nowait, int64_t *res, enum route *rt)
+{
+	int64_t n;
+
+	req->kind = KIND_STREAM;
+	n = req_try_nowait(req);
+	if (n == -EOPNOTSUPP) {
+		if (user_nowait)
+			return -EOPNOTSUPP;
+		*rt = ROUTE_POOL;
+		return 0;
+	}
+	if (n == -EAGAIN && !user_nowait) {
+		*rt = ROUTE_POLLER;
+		return 0;
+	}
+	if (n > 0 && (req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV)) {
+		req->done = (size_t)n;
+		if (req->done < req->total && !user_nowait) {
+			*rt = ROUTE_POLLER;
+			return 0;
+		}
+		n = (int64_t)req->done;
+	}
+	*rt = finish_now(req, n, res);
+	return 0;
+}
+
+/* Regular files: a cached read (or a write to the page cache) completes
+ * here with RWF_NOWAIT, as io_uring does; a short NOWAIT read is finished
+ * by a worker, never returned short unless at end of file. */
+static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
+{
+	unsigned rwf = (unsigned)req->cb.aio_rw_flags;
+	bool user_nowait = rwf & RWF_NOWAIT, wr = req->cb.aio_lio_opcode == IOCB_CMD_PWRITE ||
+					      req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+	int64_t n;
+
+	req->kind = KIND_FILE;
+	*rt = ROUTE_POOL;
+	if ((req->fl & O_DIRECT) || (wr && !user_nowait &&
+	    ((rwf & (RWF_DSYNC | RWF_SYNC)) || (req->fl & (O_SYNC | O_DSYNC)))))
+		return 0;	/* would wait for the device: never inline */
+	n = req_try_nowait(req);
+	if (n == -ESPIPE)
+		return route_stream(req, user_nowait, res, rt);
+	if (n == -EISDIR)
+		return -EINVAL;	/* the kernel: no read_iter on a directory */
+	if (n == -EOPNOTSUPP)
+		return user_nowait ? -EOPNOTSUPP : 0;
+	if (user_nowait || (n < 0 && n != -EAGAIN) || (n >= 0 && (size_t)n == req->total)) {
+		*rt = finish_now(req, n, res);
+		return 0;
+	}
+	if (n == -EAGAIN)
+		return 0;
+	req->done = (size_t)n;
+	if (n == 0 && !wr) {
+		*rt = finish_now(req, 0, res);
+		return 0;
+	}
+	if (!wr) {	/* short: end of file, or partly cached? */
+		n = req_try_nowait(req);
+		if (n == 0 || (n < 0 && n != -EAGAIN)) {
+			*rt = finish_now(req, (int64_t)req->done, res);
+			return 0;
+		}
+		if (n > 0)
+			req->done += (size_t)n;
+		if (req->done == req->total) {
+			*rt = finish_now(req, (int64_t)req->done, res);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int prep_rw(struct uaio_req *req, bool checked, int64_t *res, enum route *rt)
+{
+	const struct iocb *cb = &req->cb;
+	bool wr = cb->aio_lio_opcode == IOCB_CMD_PWRITE || cb->aio_lio_opcode == IOCB_CMD_PWRITEV;
+	int acc = req->fl & O_ACCMODE, ret;
+
+	if ((cb->aio_flags & IOCB_FLAG_IOPRIO) && (ret = ioprio_check(cb->aio_reqprio)) < 0)
+		return ret;
+	if (cb->aio_rw_flags & ~UAIO_RWF_OK)
+		return -EOPNOTSUPP;
+	if ((cb->aio_rw_flags & RWF_APPEND) && (cb->aio_rw_flags & RWF_NOAPPEND))
+		return -EINVAL;
+	if (wr ? acc == O_RDONLY : acc == O_WRONLY)
+		return -EBADF;
+	ret = import_buffers(req, checked);
+	if (ret < 0)
+		return ret;
+	if (cb->aio_offset < 0 || (long long)((unsigned long long)cb->aio_offset + req->total) < 0)
+		return -EINVAL;
+	return route_rw(req, res, rt);
+}
+
+static int prep_sync(struct uaio_req *req, enum route *rt)
+{
+	const struct iocb *cb = &req->cb;
+	struct stat st;
+
+	if (cb->aio_buf || cb->aio_offset || cb->aio_nbytes || cb->aio_rw_flags)
+		return -EINVAL;
+	if (fstat((int)cb->aio_fildes, &st) < 0)
+		return -EBADF;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -EINVAL;	/* no fsync: pipes, sockets, character devices */
+	req->kind = KIND_SYNC;
+	*rt = ROUTE_POOL;
+	return 0;
+}
+
+static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
+{
+	const struct iocb *cb = &req->cb;
+	struct pollfd p;
+
+	if ((uint16_t)cb->aio_buf != cb->aio_buf)
+		return -EINVAL;
+	if (cb->aio_offset || cb->aio_nbytes || cb->aio_rw_flags)
+		return -EINVAL;
+	req->kind = KIND_POLL;
+	req->poll_events = (unsigned)cb->aio_buf | POLLERR | POLLHUP;
+	p.fd = (int)cb->aio_fildes;
+	p.events = (short)req->poll_events;
+	p.revents = 0;
+	if (poll(&p, 1, 0) > 0 && (p.revents & req->poll_events)) {
+		*rt = finish_now(req, p.revents & req->poll_events, res);
+		return 0;
+	}
+	*rt = ROUTE_POLLER;
+	return 0;
+}
+
+static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
+{
+	struct uaio_ctx *ctx = b->ctx;
+	struct uaio_req *req;
+	int resfd = -1;
+
+	if (proto->cb.aio_flags & IOCB_FLAG_RESFD) {
+		resfd = fcntl((int)proto->cb.aio_resfd, F_DUPFD_CLOEXEC, 0);
+		if (resfd < 0)
+			return -errno;
+	}
+	proto->resfd = resfd;
+	req = req_alloc(proto);
+	if (!req) {
+		if (resfd >= 0)
+			close(resfd);
+		return -ENOMEM;
+	}
+	proto->iov = NULL;	/* now owned by req */
+	/* relaxed: the state is published to others by the locks that follow. */
+	atomic_store_explicit(&req->state, rt == ROUTE_POOL ? REQ_QUEUED : REQ_RUNNING,
+			      memory_order_relaxed);
+	if (!active_insert(req)) {	/* destroyed meanwhile */
+		post_event(ctx, req->cb.aio_data, req->obj, -ECANCELED, req->resfd, true);
+		req_free(req);
+		return 0;
+	}
+	if (rt == ROUTE_POOL) {
+		atomic_fetch_add_explicit(&ctx->st_offloaded, 1, memory_order_relaxed); /* statistic */
+		b->pool[b->npool++] = req;
+		if (b->npool == BATCH)
+			batch_flush(b);
+	} else {
+		atomic_fetch_add_explicit(&ctx->st_polled, 1, memory_order_relaxed); /* statistic */
+		poller_arm(req);
+	}
+	return 0;
+}
+
+/* Checks one copied iocb in the kernel's order and starts it. */
+static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok)
+{
+	struct uaio_ctx *ctx = b->ctx;
+	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
+	struct uaio_req req;
+	enum route rt = ROUTE_DONE;
+	int64_t res = 0;
+	int ret;
+
+	if (cb->aio_reserved2 || (int64_t)cb->aio_nbytes < 0)
+		return -EINVAL;
+	if (!slot_get(ctx))
+		return -EAGAIN;
+	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
+	memset(&req, 0, sizeof(req));
+	req.cb = *cb;
+	req.obj = uptr;
+	req.ctx = ctx;
+	req.resfd = -1;
+	req.fl = fcntl((int)cb->aio_fildes, F_GETFL);
+	ret = -EBADF;
+	if (req.fl < 0 || (req.fl & O_PATH))
+		goto out_release;
+	if ((cb->aio_flags & IOCB_FLAG_RESFD) && (ret = eventfd_check((int)cb->aio_resfd)) < 0)
+		goto out_release;
+	ret = -EFAULT;
+	if (!key_ok)
+		goto out_release;
+	switch (cb->aio_lio_opcode) {
+	case IOCB_CMD_PREAD:
+	case IOCB_CMD_PWRITE:
+	case IOCB_CMD_PREADV:
+	case IOCB_CMD_PWRITEV:
+		ret = prep_rw(&req, checked, &res, &rt);
+		break;
+	case IOCB_CMD_FSYNC:
+	case IOCB_CMD_FDSYNC:
+		ret = prep_sync(&req, &rt);
+		break;
+	case IOCB_CMD_POLL:
+		ret = prep_poll(&req, &res, &rt);
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret < 0)
+		goto out_release;
+	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
+	if (rt == ROUTE_DONE) {
+		atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
+		post_event(ctx, cb->aio_data, uptr, res,
+			   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false);
+		ret = 0;
+	} else {
+		ret = dispatch(b, &req, rt);
+		if (ret < 0) {
+			atomic_fetch_sub_explicit(&ctx->st_submitted, 1, memory_order_relaxed);
+			goto out_release;
+		}
+	}
+	if (req.iov && req.iov != req.iov_inline)
+		free(req.iov);
+	return 0;
+
+out_release:
+	if (req.iov && req.iov != req.iov_inline)
+		free(req.iov);
+	slot_put(ctx);
+	inflight_done(ctx);
+	return ret;
+}
+
+/* Writes 0 to aio_key of iocbs[0..n) as the kernel does; returns how many
+ * leading ones could be written. */
+static int write_keys(bool checked, const uint64_t *ptrs, int n)
+{
+	static const uint32_t zero[BATCH];
+	struct iovec l = { (void *)zero, 0 }, r[BATCH];
+	ssize_t got;
+
+	if (!checked) {
+		for (int i = 0; i < n; i++)
+			((struct iocb *)(uintptr_t)ptrs[i])->aio_key = 0;
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		r[i].iov_base = (char *)(uintptr_t)ptrs[i] + offsetof(struct iocb, aio_key);
+		r[i].iov_len = sizeof(uint32_t);
+	}
+	l.iov_len = sizeof(uint32_t) * (size_t)n;
+	got = process_vm_writev(getpid(), &l, 1, r, (unsigned long)n, 0);
+	return got < 0 ? 0 : (int)(got / (ssize_t)sizeof(uint32_t));
+}
+
+/* Copies up to n iocb pointers; returns how many leading ones were readable. */
+static int read_ptrs(bool checked, uint64_t *ptrs, struct iocb **src, int n)
+{
+	if (ua_read(checked, ptrs, (uint64_t)(uintptr_t)src, (size_t)n * sizeof(*ptrs)) == 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (ua_read(true, &ptrs[i], (uint64_t)(uintptr_t)(src + i), sizeof(*ptrs)) < 0)
+			return i;
+	return n;
+}
+
+/* Errors (of the first iocb; later ones end the batch early): -EINVAL
+ * nr < 0, unknown context, bad iocb field or opcode; -EFAULT unreadable
+ * pointer; -EAGAIN no free slot; -EBADF bad fd or fd mode;
+ * -EOPNOTSUPP unknown rw flag; -EPERM real-time priority not allowed. */
+UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
+{
+	uint64_t ptrs[BATCH];
+	struct iocb cbs[BATCH];
+	struct batch b = { 0 };
+	long i = 0;
+	int err = 0;
+	bool checked;
+
+	if (nr < 0)
+		return -EINVAL;
+	if (!(b.ctx = ctx_get(h)))
+		return -EINVAL;
+	/* seq_cst: the guard must be visible before we look at dead (destroy
+	 * stores dead, then reads inflight). */
+	atomic_fetch_add(&b.ctx->inflight, 1);
+	if (atomic_load(&b.ctx->dead)) {
+		err = -EINVAL;
+		goto out;
+	}
+	checked = !(b.ctx->flags & UAIO_F_NOCHECK);
+	if (nr > b.ctx->nr)
+		nr = b.ctx->nr;
+	while (i < nr && !err) {
+		int k = nr - i > BATCH ? BATCH : (int)(nr - i), m, keys, j;
+
+		m = read_ptrs(checked, ptrs, iocbpp + i, k);
+		m = ua_read_pieces(checked, cbs, ptrs, m, sizeof(struct iocb));
+		keys = write_keys(checked, ptrs, m);
+		for (j = 0; j < m && !err; j++) {
+			err = submit_one(&b, &cbs[j], ptrs[j], j < keys);
+			if (!err)
+				i++;
+		}
+		batch_flush(&b);
+		if (!err && m < k)
+			err = -EFAULT;
+	}
+out:
+	inflight_done(b.ctx);
+	ctx_put(b.ctx);
+	return i ? (int)i : err;
+}
