@@ -35,7 +35,7 @@ TOOLS        := $(BUILD)/uaio-bench
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
 
-.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench clean install uninstall
+.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench clean install uninstall deps
 
 all: lib tools tests
 
@@ -66,8 +66,12 @@ tools: $(TOOLS)
 $(BUILD)/uaio-bench: tools/uaio-bench.c $(STLIB)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS) -lm
 
+deps:
+	@./tools/deps.sh
+
 # The README's test command.  Runs every test once per executor.
-check: all
+check: deps
+	$(MAKE) all
 	./tests/run.sh $(BUILD)
 
 check-asan:
@@ -77,13 +81,15 @@ check-tsan:
 	$(MAKE) SAN=tsan check
 
 VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args cancel_queued destroy_waits ring_direct_reap preadv_pwritev
-check-valgrind: all
+check-valgrind: deps
+	$(MAKE) all
 	UAIO_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
 	UAIO_TEST_ONLY="$(VALGRIND_TESTS)" UAIO_TEST_TIMEOUT=300 ./tests/run.sh $(BUILD)
 
 # The main job: uaio-bench on its default workload.
-bench: $(BUILD)/uaio-bench
-	$(BUILD)/uaio-bench
+bench: deps
+	$(MAKE) $(BUILD)/uaio-bench
+	$(BUILD)/uaio-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build build-asan build-tsan
