@@ -110,13 +110,14 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
 	ev->res2 = 0;
 	ctx->tail = (ctx->tail + 1) % ctx->nr;
 	ctx->completed++;
+	/* relaxed: a statistic, counted before the event can be seen. */
+	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed);
 	/* release: the event is written before any reader sees the new tail. */
 	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
 	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
-	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed); /* statistic */
 }
 
 /* Copies up to nr events to the caller and advances head.  Returns the
