@@ -29,7 +29,9 @@ LDLIBS       := -lpthread
 LIB_SRCS     := $(wildcard src/*.c)
 LIB_OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS    := $(wildcard tests/*.c)
-TESTS        := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TEST_SCRIPTS := $(wildcard tests/*.sh)
+TESTS        := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
+                $(patsubst tests/%.sh,$(BUILD)/tests/%,$(filter-out tests/run.sh,$(TEST_SCRIPTS)))
 TOOLS        := $(BUILD)/uaio-bench
 
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
@@ -60,6 +62,10 @@ tests: $(TESTS)
 $(BUILD)/tests/%: tests/%.c tests/t.h $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests -o $@ $< $(STLIB) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 tools: $(TOOLS)
 

@@ -10,6 +10,7 @@ dir="$build/tests"
 timeout_s=${UAIO_TEST_TIMEOUT:-120}
 executors=${UAIO_EXECUTORS:-threads}
 logdir="$build/test-logs"
+export UAIO_BUILD="$build"
 mkdir -p "$logdir"
 pass=0 fail=0 skip=0 failed=()
 
