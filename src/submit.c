@@ -125,6 +125,13 @@ static int import_buffers(struct uaio_req *req, bool checked)
 	return 0;
 }
 
+static bool is_dir(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Outcome of preparing one request. */
 enum route { ROUTE_DONE, ROUTE_POOL, ROUTE_POLLER };
 
@@ -186,6 +193,8 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 		return route_stream(req, user_nowait, res, rt);
 	if (n == -EISDIR)
 		return -EINVAL;	/* the kernel: no read_iter on a directory */
+	if (n == -EOPNOTSUPP && !wr && is_dir((int)req->cb.aio_fildes))
+		return -EINVAL;
 	if (n == -EOPNOTSUPP)
 		return user_nowait ? -EOPNOTSUPP : 0;
 	if (user_nowait || (n < 0 && n != -EAGAIN) || (n >= 0 && (size_t)n == req->total)) {
@@ -229,12 +238,18 @@ static int prep_rw(struct uaio_req *req, bool checked, int64_t *res, enum route 
 		return -EINVAL;
 	if (wr ? acc == O_RDONLY : acc == O_WRONLY)
 		return -EBADF;
+	/* A directory has no read method: the kernel says -EINVAL before it
+	 * looks at the buffers.  Asked only when something fails, to keep
+	 * the hot path at one system call. */
 	ret = import_buffers(req, checked);
-	if (ret < 0)
-		return ret;
-	if (cb->aio_offset < 0 || (long long)((unsigned long long)cb->aio_offset + req->total) < 0)
-		return -EINVAL;
-	return route_rw(req, res, rt);
+	if (!ret && (cb->aio_offset < 0 ||
+		     (long long)((unsigned long long)cb->aio_offset + req->total) < 0))
+		ret = -EINVAL;
+	if (!ret)
+		ret = route_rw(req, res, rt);
+	if (ret < 0 && !wr && is_dir((int)cb->aio_fildes))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int prep_sync(struct uaio_req *req, enum route *rt)
