@@ -279,25 +279,37 @@ static unsigned spin_ns(void)
 }
 
 /* Spins briefly for an event: waking a sleeping thread costs ~100 us on a
- * virtual CPU, far more than most completions take to arrive. */
+ * virtual CPU, far more than most completions take to arrive.  The budget
+ * adapts: it halves after a spin that found nothing (a disk-bound load,
+ * where spinning only steals the workers' CPU) and doubles, up to
+ * UAIO_SPIN_US, after one that did. */
 static void spin_for_event(struct uaio_ctx *ctx)
 {
+	unsigned max = spin_ns(), limit;
 	struct timespec t0, t;
-	unsigned limit = spin_ns();
 
-	if (!limit)
+	if (!max)
 		return;
+	/* relaxed: a tuning hint, any recent value will do. */
+	limit = atomic_load_explicit(&ctx->spin_budget, memory_order_relaxed);
+	if (limit == 0 || limit > max)
+		limit = max;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 0;; i++) {
-		if (ring_ready(ctx) || atomic_load_explicit(&ctx->dead, memory_order_relaxed))
-			return;
+		if (ring_ready(ctx) || atomic_load_explicit(&ctx->dead, memory_order_relaxed)) {
+			limit = limit * 2 > max ? max : limit * 2;
+			break;
+		}
 		__builtin_ia32_pause();
 		if ((i & 63) == 63) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > (long)limit)
-				return;
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > (long)limit) {
+				limit = limit / 2 < 500 ? 500 : limit / 2;
+				break;
+			}
 		}
 	}
+	atomic_store_explicit(&ctx->spin_budget, limit, memory_order_relaxed);
 }
 
 static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *events,

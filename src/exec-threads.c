@@ -22,6 +22,7 @@ static struct {
 	_Atomic uint32_t seq;		/* futex word idle workers sleep on */
 	_Atomic unsigned queued;	/* queue length hint for spinners (relaxed) */
 	long idle_ms, spin_ns;
+	long spin_budget;		/* current worker spin, ns; adapted */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cap = DEFAULT_CAP, .idle_ms = -1 };
 
 void pool_set_cap(unsigned cap)
@@ -112,21 +113,32 @@ static void run(struct uaio_req *req)
 	req_complete(req, req_run_blocking(req));
 }
 
+/* Spins for queued work.  The budget (pool lock held to change it) halves
+ * after a fruitless spin, so a disk-bound load does not burn the CPU its
+ * workers need, and doubles back towards UAIO_SPIN_US after a useful one. */
 static void spin_a_while(void)
 {
+	long limit = pool.spin_budget ? pool.spin_budget : pool.spin_ns;
 	struct timespec t0, t;
+	bool found = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 0;; i++) {
-		if (atomic_load_explicit(&pool.queued, memory_order_relaxed))
-			return;
+		if (atomic_load_explicit(&pool.queued, memory_order_relaxed)) {
+			found = true;
+			break;
+		}
 		__builtin_ia32_pause();
 		if ((i & 63) == 63) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > pool.spin_ns)
-				return;
+			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > limit)
+				break;
 		}
 	}
+	pthread_mutex_lock(&pool.lock);
+	limit = found ? limit * 2 : limit / 2;
+	pool.spin_budget = limit > pool.spin_ns ? pool.spin_ns : limit < 500 ? 500 : limit;
+	pthread_mutex_unlock(&pool.lock);
 }
 
 /* Sleeps as an idle worker, lock held on entry and exit.  False when the

@@ -102,6 +102,7 @@ struct uaio_ctx {
 	/* statistics: relaxed counters, read without ordering */
 	_Atomic unsigned long long st_submitted, st_completed, st_inline,
 		st_offloaded, st_polled, st_cancelled;
+	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
 };
 
 /* The executor contract.  submit() takes a batch of requests already on
