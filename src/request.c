@@ -209,6 +209,8 @@ int64_t req_try_nowait(struct uaio_req *req)
 	return rw_once(req, off, (int)req->cb.aio_rw_flags | RWF_NOWAIT);
 }
 
+static int64_t run_stream(struct uaio_req *req);
+
 static int64_t run_file(struct uaio_req *req)
 {
 	int flags = (int)req->cb.aio_rw_flags;
@@ -218,6 +220,10 @@ static int64_t run_file(struct uaio_req *req)
 		r = rw_once(req, req->cb.aio_offset + (long long)req->done, flags);
 		if (r == -EINTR)
 			continue;
+		if (r == -ESPIPE) {	/* a pipe or socket sent here for O_SYNC/O_DIRECT */
+			req->kind = KIND_STREAM;
+			return run_stream(req);
+		}
 		if (r < 0)
 			return req->done ? (int64_t)req->done : r;
 		if (r == 0)

@@ -132,6 +132,13 @@ static bool is_dir(int fd)
 	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool is_reg(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Outcome of preparing one request. */
 enum route { ROUTE_DONE, ROUTE_POOL, ROUTE_POLLER };
 
@@ -173,6 +180,26 @@ static int route_stream(struct uaio_req *req, bool user_nowait, int64_t *res, en
 	return 0;
 }
 
+/* The caller's RWF_NOWAIT read came back short: at end of file that is
+ * the answer; otherwise the rest would block, and a read is never short
+ * but at end of file, so the answer is -EAGAIN. */
+static int64_t nowait_rest(struct uaio_req *req, int64_t n)
+{
+	for (;;) {
+		int64_t m;
+
+		req->done = (size_t)n;
+		m = req_try_nowait(req);
+		if (m == 0)
+			return n;
+		if (m < 0)
+			return m == -EAGAIN ? -EAGAIN : n;
+		n += m;
+		if ((size_t)n == req->total)
+			return n;
+	}
+}
+
 /* Regular files: a cached read (or a write to the page cache) completes
  * here with RWF_NOWAIT, as io_uring does; a short NOWAIT read is finished
  * by a worker, never returned short unless at end of file. */
@@ -195,8 +222,10 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 		return -EINVAL;	/* the kernel: no read_iter on a directory */
 	if (n == -EOPNOTSUPP && !wr && is_dir((int)req->cb.aio_fildes))
 		return -EINVAL;
-	if (n == -EOPNOTSUPP)
-		return user_nowait ? -EOPNOTSUPP : 0;
+	if (n == -EOPNOTSUPP && !user_nowait)
+		return 0;	/* no NOWAIT support here: a worker does it */
+	if (user_nowait && !wr && n > 0 && (size_t)n < req->total)
+		n = nowait_rest(req, n);
 	if (user_nowait || (n < 0 && n != -EAGAIN) || (n >= 0 && (size_t)n == req->total)) {
 		*rt = finish_now(req, n, res);
 		return 0;
@@ -234,6 +263,8 @@ static int prep_rw(struct uaio_req *req, bool checked, int64_t *res, enum route 
 		return ret;
 	if (cb->aio_rw_flags & ~UAIO_RWF_OK)
 		return -EOPNOTSUPP;
+	if ((cb->aio_rw_flags & RWF_DONTCACHE) && !is_reg((int)cb->aio_fildes))
+		return -EOPNOTSUPP;	/* only file systems' page cache has it */
 	if ((cb->aio_rw_flags & RWF_APPEND) && (cb->aio_rw_flags & RWF_NOAPPEND))
 		return -EINVAL;
 	if (wr ? acc == O_RDONLY : acc == O_WRONLY)
