@@ -460,6 +460,7 @@ static void atfork_child(void)
 	quota_used = 0;
 	nlive = 0;
 	arena_atfork_child();
+	ua_atfork_child();
 	pool_atfork_child();
 	poller_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);

@@ -318,16 +318,21 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 	struct timespec ts, deadline = { (time_t)1 << 41, 0 };
 	struct uaio_ctx *ctx;
 	sigset_t mask;
-	bool nowait = false;
+	bool nowait = false, checked;
 	long got = 0;
 	int ret = 0, r;
 
-	/* Pointers first, as the kernel copies them in before the lookup. */
-	if (timeout && ua_read(true, &ts, (uint64_t)(uintptr_t)timeout, sizeof(ts)) < 0)
-		return -EFAULT;
-	if (sigmask && ua_read(true, &mask, (uint64_t)(uintptr_t)sigmask, sizeof(mask)) < 0)
-		return -EFAULT;
+	/* The kernel copies the pointers in before the lookup, so a bad
+	 * timeout is -EFAULT even on an unknown context; the lookup comes
+	 * first here only to learn whether this context checks pointers. */
 	ctx = ctx_get(h);
+	checked = !ctx || !(ctx->flags & UAIO_F_NOCHECK);
+	if ((timeout && ua_read(checked, &ts, (uint64_t)(uintptr_t)timeout, sizeof(ts)) < 0) ||
+	    (sigmask && ua_read(checked, &mask, (uint64_t)(uintptr_t)sigmask, sizeof(mask)) < 0)) {
+		if (ctx)
+			ctx_put(ctx);
+		return -EFAULT;
+	}
 	if (!ctx)
 		return -EINVAL;
 	if (min_nr < 0 || nr < 0 || min_nr > nr) {

@@ -123,6 +123,8 @@ int ua_read(bool checked, void *dst, uint64_t src, size_t len);
 int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
 /* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
  * returns how many leading pieces were copied. */
+void ua_atfork_child(void);
+pid_t ua_pid(void);
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
 
 /* events.c */

@@ -452,7 +452,7 @@ static int write_keys(bool checked, const uint64_t *ptrs, int n)
 		r[i].iov_len = sizeof(uint32_t);
 	}
 	l.iov_len = sizeof(uint32_t) * (size_t)n;
-	got = process_vm_writev(getpid(), &l, 1, r, (unsigned long)n, 0);
+	got = process_vm_writev(ua_pid(), &l, 1, r, (unsigned long)n, 0);
 	return got < 0 ? 0 : (int)(got / (ssize_t)sizeof(uint32_t));
 }
 

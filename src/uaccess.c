@@ -5,13 +5,34 @@
  * the check and the copy.  Unchecked contexts use plain memcpy. */
 #include "internal.h"
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* Our pid, cached: glibc's getpid() is a system call.  Reset in a forked
+ * child by ua_atfork_child(); relaxed: any thread may fill it, same value. */
+static _Atomic pid_t cached_pid;
+
 static pid_t self_pid(void)
 {
-	return getpid();	/* cached by nothing: correct after fork */
+	pid_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+
+	if (!p) {
+		p = getpid();
+		atomic_store_explicit(&cached_pid, p, memory_order_relaxed);
+	}
+	return p;
+}
+
+void ua_atfork_child(void)
+{
+	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+}
+
+pid_t ua_pid(void)
+{
+	return self_pid();
 }
 
 int ua_read(bool checked, void *dst, uint64_t src, size_t len)
