@@ -453,7 +453,10 @@ static int write_keys(bool checked, const uint64_t *ptrs, int n)
 	}
 	l.iov_len = sizeof(uint32_t) * (size_t)n;
 	got = process_vm_writev(ua_pid(), &l, 1, r, (unsigned long)n, 0);
-	return got < 0 ? 0 : (int)(got / (ssize_t)sizeof(uint32_t));
+	n = got < 0 ? 0 : (int)(got / (ssize_t)sizeof(uint32_t));
+	for (int i = 0; i < n; i++)	/* seen by memory checkers too */
+		((struct iocb *)(uintptr_t)ptrs[i])->aio_key = 0;
+	return n;
 }
 
 /* Copies up to n iocb pointers; returns how many leading ones were readable. */
