@@ -83,8 +83,10 @@ check: deps
 check-asan:
 	$(MAKE) SAN=asan check
 
+# die_after_fork=0: the fork tests start threads in a child of a threaded
+# parent, which TSan refuses by default.
 check-tsan:
-	$(MAKE) SAN=tsan check
+	TSAN_OPTIONS="die_after_fork=0 $${TSAN_OPTIONS:-}" $(MAKE) SAN=tsan check
 
 VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args cancel_queued destroy_waits ring_direct_reap preadv_pwritev
 check-valgrind: deps

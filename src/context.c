@@ -448,7 +448,7 @@ static void atfork_parent(void)
  * every context, so their handles answer -EINVAL, and starts afresh.  The
  * old contexts' memory stays allocated (other threads of the parent may
  * have held their locks; nothing in the child may touch them). */
-static struct uaio_ctx **orphaned_table;
+static struct uaio_ctx **volatile orphaned_table;	/* volatile: kept, so leak checkers see it reachable */
 static void atfork_child(void)
 {
 	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;

@@ -195,6 +195,8 @@ static long ts_until_ms(const struct timespec *deadline)
 	long long ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (deadline->tv_sec - now.tv_sec > (1 << 30))
+		return 0x7fffffff;
 	ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000LL + (deadline->tv_nsec - now.tv_nsec);
 	return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000 > 0x7fffffff ? 0x7fffffff : (ns + 999999) / 1000000);
 }
@@ -271,11 +273,14 @@ static bool deadline_from(const struct timespec *t, struct timespec *abs, bool *
 
 static unsigned spin_ns(void)
 {
-	static long v = -1;
+	static _Atomic long v = -1;	/* relaxed: every thread computes the same value */
+	long x = atomic_load_explicit(&v, memory_order_relaxed);
 
-	if (v < 0)
-		v = env_long("UAIO_SPIN_US", 30) * 1000;
-	return (unsigned)v;
+	if (x < 0) {
+		x = env_long("UAIO_SPIN_US", 30) * 1000;
+		atomic_store_explicit(&v, x, memory_order_relaxed);
+	}
+	return (unsigned)x;
 }
 
 /* Spins briefly for an event: waking a sleeping thread costs ~100 us on a

@@ -107,7 +107,11 @@ static void run(struct uaio_req *req)
 	/* acq_rel: one exchange decides between us and a canceller. */
 	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
 						     memory_order_acq_rel, memory_order_acquire)) {
-		req_free(req);	/* cancelled: its event is already posted */
+		/* Cancelled: its event is posted.  The canceller may still be
+		 * unlinking it under active_lock; wait for that to finish. */
+		pthread_mutex_lock(&req->ctx->active_lock);
+		pthread_mutex_unlock(&req->ctx->active_lock);
+		req_free(req);
 		return;
 	}
 	req_complete(req, req_run_blocking(req));
@@ -116,9 +120,8 @@ static void run(struct uaio_req *req)
 /* Spins for queued work.  The budget (pool lock held to change it) halves
  * after a fruitless spin, so a disk-bound load does not burn the CPU its
  * workers need, and doubles back towards UAIO_SPIN_US after a useful one. */
-static void spin_a_while(void)
+static void spin_a_while(long limit)
 {
-	long limit = pool.spin_budget ? pool.spin_budget : pool.spin_ns;
 	struct timespec t0, t;
 	bool found = false;
 
@@ -175,9 +178,11 @@ static bool wait_for_work(void)
 {
 	while (!pool.head) {
 		if (!pool.nspin && pool.spin_ns > 0) {
+			long budget = pool.spin_budget ? pool.spin_budget : pool.spin_ns;
+
 			pool.nspin = 1;
 			pthread_mutex_unlock(&pool.lock);
-			spin_a_while();
+			spin_a_while(budget);
 			pthread_mutex_lock(&pool.lock);
 			pool.nspin = 0;
 			if (pool.head)
@@ -216,21 +221,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static pthread_once_t tunables_once = PTHREAD_ONCE_INIT;
+
 static void pool_init_tunables(void)
 {
-	if (pool.idle_ms < 0) {
-		pool.idle_ms = env_long("UAIO_IDLE_MS", 2000);
-		pool.spin_ns = env_long("UAIO_SPIN_US", 30) * 1000;
-	}
+	pthread_mutex_lock(&pool.lock);
+	pool.idle_ms = env_long("UAIO_IDLE_MS", 2000);
+	pool.spin_ns = env_long("UAIO_SPIN_US", 30) * 1000;
+	pthread_mutex_unlock(&pool.lock);
 }
 
 static void threads_submit_entry(struct uaio_req **reqs, int n)
 {
-	if (pool.idle_ms < 0) {
-		pthread_mutex_lock(&pool.lock);
-		pool_init_tunables();
-		pthread_mutex_unlock(&pool.lock);
-	}
+	pthread_once(&tunables_once, pool_init_tunables);
 	threads_submit(reqs, n);
 }
 

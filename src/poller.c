@@ -288,6 +288,8 @@ void poller_atfork_parent(void)
 
 /* The child has no poller thread; its waiting requests belonged to the
  * parent's contexts, which the child has forgotten. */
+static struct group **volatile orphaned_groups;	/* volatile: stays reachable */
+
 void poller_atfork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -296,7 +298,8 @@ void poller_atfork_child(void)
 		close(P.epfd);
 	P.epfd = -1;
 	P.started = false;
-	P.byfd = NULL;	/* left allocated: it names the parent's requests */
+	orphaned_groups = P.byfd;	/* left allocated: it names the parent's requests */
+	P.byfd = NULL;
 	P.nfd = 0;
 	P.lock = fresh;
 }
