@@ -50,13 +50,13 @@
 
 /* ---- options -------------------------------------------------------------- */
 
-enum { MODE_BUFFERED = 1, MODE_DIRECT = 2 };
+enum { MODE_BUFFERED = 1, MODE_DIRECT = 2, MODE_COLD = 4 };
 enum rw { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE };
 /* kaio first: it is the reference of the ratio column, so it must run first. */
 enum { ENG_KAIO, ENG_UAIO, ENG_UAIO_NOCHECK, ENG_COUNT };
 
 static const char *const rw_names[] = { "read", "write", "randread", "randwrite" };
-static const char *const mode_names[] = { "buffered", "direct" };
+static const char *const mode_names[] = { "buffered", "direct", "cold" };
 
 struct opts {
 	const char *file;	/* NULL: a temporary file */
@@ -96,7 +96,8 @@ static void usage(FILE *f)
 "  -d, --depth=N       requests kept in flight, 1-%u (default 32)\n"
 "  -t, --runtime=SEC   measured seconds per row, after a %.1f s warm-up\n"
 "                      (default 3)\n"
-"  -m, --mode=MODE     buffered, direct or both (default both)\n"
+"  -m, --mode=MODE     buffered, direct, both (default), cold (buffered, page\n"
+"                      cache dropped before each row) or all\n"
 "  -r, --rw=RW         randread, randwrite, read or write (default randread);\n"
 "                      write jobs overwrite the file's data\n"
 "  -B, --batch=N       iocbs per submit call and minimum events per reap\n"
@@ -243,7 +244,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const modes[] = { "buffered", "direct", "both" };
+	static const char *const modes[] = { "buffered", "direct", "both", "cold", "all" };
+	static const unsigned mode_bits[] = { MODE_BUFFERED, MODE_DIRECT, MODE_BUFFERED | MODE_DIRECT,
+					      MODE_COLD, MODE_BUFFERED | MODE_DIRECT | MODE_COLD };
 	int c;
 
 	*o = (struct opts){ .size = GiB, .bs = 4 * KiB, .depth = 32, .batch = 1,
@@ -267,7 +270,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'd': o->depth = parse_count("--depth", optarg, 1, MAX_DEPTH); break;
 		case 'B': o->batch = parse_count("--batch", optarg, 1, MAX_DEPTH); break;
 		case 't': o->runtime = parse_runtime(optarg); break;
-		case 'm': o->modes = (unsigned)parse_name("--mode", optarg, modes, 3) + 1; break;
+		case 'm': o->modes = mode_bits[parse_name("--mode", optarg, modes, 5)]; break;
 		case 'r': o->rw = (enum rw)parse_name("--rw", optarg, rw_names, 4); break;
 		case 'e': o->engines = parse_engines(optarg); break;
 		case 'h': usage(stdout); exit(0);
@@ -940,7 +943,7 @@ static void print_row(const char *mode, const char *engine, const struct row *r,
 /* All chosen engines in one mode; kaio first, since the others' ratio needs it. */
 static void run_mode(struct bench *b, unsigned mode, const struct target *t)
 {
-	const char *mname = mode_names[mode == MODE_DIRECT];
+	const char *mname = mode_names[mode == MODE_DIRECT ? 1 : mode == MODE_COLD ? 2 : 0];
 	int fd = mode == MODE_DIRECT ? t->dfd : t->fd;
 	struct row rows[ENG_COUNT];
 	const struct row *ref = NULL;
@@ -951,6 +954,9 @@ static void run_mode(struct bench *b, unsigned mode, const struct target *t)
 		if (fd < 0) {
 			rows[i] = (struct row){ .err = -t->direct_err, .what = "open O_DIRECT" };
 		} else {
+			/* Cold: drop the file's cached pages before each row (clean: written and synced). */
+			if (mode == MODE_COLD && (fdatasync(fd) < 0 || posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)))
+				fatal("dropping the page cache: %s", strerror(errno));
 			run_row(b, &engines[i], fd, &rows[i]);
 			/* Written data goes to disk between rows, so no row pays for another's writeback. */
 			if (rw_is_write(b->o->rw) && fdatasync(fd) < 0)
@@ -985,6 +991,8 @@ int main(int argc, char **argv)
 		run_mode(&b, MODE_BUFFERED, &t);
 	if (o.modes & MODE_DIRECT)
 		run_mode(&b, MODE_DIRECT, &t);
+	if (o.modes & MODE_COLD)
+		run_mode(&b, MODE_COLD, &t);
 	bench_free(&b);
 	close(t.fd);
 	if (t.dfd >= 0)
