@@ -104,7 +104,7 @@ clean:
 
 install: lib tools
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/share/man/man3
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION)
 	ln -sf libuaio.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so
@@ -112,9 +112,11 @@ install: lib tools
 	install -m 0644 include/uaio.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION) \
 		$(DESTDIR)$(PREFIX)/lib/libuaio.so $(DESTDIR)$(PREFIX)/lib/libuaio.a \
 		$(DESTDIR)$(PREFIX)/include/uaio.h $(DESTDIR)$(PREFIX)/bin/uaio-bench
 	cd man && for m in *.3; do rm -f $(DESTDIR)$(PREFIX)/share/man/man3/$$m; done
+	cd man && for m in *.7; do rm -f $(DESTDIR)$(PREFIX)/share/man/man7/$$m; done
