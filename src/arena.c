@@ -9,6 +9,7 @@
 #include "arena.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +24,7 @@ static struct {
 	char *user[ARENA_MAXCHUNK];
 	size_t bump;			/* next never-used offset */
 	struct extent *free;		/* released slices, oldest first */
+	struct extent *free_tail;	/* last of them, for O(1) appends */
 } A = { .fd = -1 };
 
 static int arena_grow(void)
@@ -68,6 +70,8 @@ static int take_extent(size_t len, size_t *off)
 		*off = e->off;
 		if (e->len == len) {
 			*pp = e->next;
+			if (A.free_tail == e)
+				A.free_tail = pp == &A.free ? NULL : (struct extent *)((char *)pp - offsetof(struct extent, next));
 			free(e);
 		} else {
 			e->off += len;
@@ -87,16 +91,18 @@ static int take_extent(size_t len, size_t *off)
 
 static void give_extent(size_t off, size_t len)
 {
-	struct extent *e = malloc(sizeof(*e)), **pp = &A.free;
+	struct extent *e = malloc(sizeof(*e));
 
 	if (!e)
 		return;		/* the slice is lost, not corrupted */
 	e->off = off;
 	e->len = len;
 	e->next = NULL;
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = e;
+	if (A.free_tail)
+		A.free_tail->next = e;
+	else
+		A.free = e;
+	A.free_tail = e;
 }
 
 int arena_alloc(size_t len, struct arena_slice *s)

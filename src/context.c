@@ -349,7 +349,7 @@ UAIO_API int uaio_destroy(aio_context_t h)
 	pthread_rwlock_wrlock(&table_lock);
 	ctx_uninstall(ctx);
 	retire_stats(ctx);
-	ctx->ring = NULL;
+	ctx->ring_gone = true;	/* ctx->ring stays a valid address: the library's view is never unmapped */
 	pthread_rwlock_unlock(&table_lock);
 	pthread_mutex_unlock(&ctx->reap_lock);
 	ctx_put(ctx);	/* the table's reference */

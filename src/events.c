@@ -130,7 +130,7 @@ static int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
 	int ret = 0;
 
 	pthread_mutex_lock(&ctx->reap_lock);
-	if (!ctx->ring)
+	if (ctx->ring_gone)
 		goto out_unlock;
 	/* acquire: pairs with ctx_post's release; the events are complete. */
 	tail = atomic_load_explicit(&ctx->tail_pub, memory_order_acquire);

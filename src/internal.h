@@ -92,7 +92,8 @@ struct uaio_ctx {
 	struct waiter *waiters;
 	_Atomic unsigned tail_pub;	/* tail, released after the event is written */
 
-	pthread_mutex_t reap_lock;	/* serialises getevents readers */
+	pthread_mutex_t reap_lock;	/* serialises getevents readers; protects ring_gone */
+	bool ring_gone;			/* destroy released the ring's memory */
 
 	pthread_mutex_t active_lock;	/* protects the active list */
 	struct uaio_req *active;
