@@ -41,8 +41,8 @@ static void global_init(void)
 
 static unsigned possible_cpus(void)
 {
-	static unsigned n;
-	unsigned lo, hi;
+	static _Atomic unsigned cached;	/* relaxed: every thread computes the same */
+	unsigned n = atomic_load_explicit(&cached, memory_order_relaxed), lo, hi;
 	FILE *f;
 
 	if (n)
@@ -54,7 +54,9 @@ static unsigned possible_cpus(void)
 		n = (unsigned)sysconf(_SC_NPROCESSORS_CONF);
 	if (f)
 		fclose(f);
-	return n ? n : 1;
+	n = n ? n : 1;
+	atomic_store_explicit(&cached, n, memory_order_relaxed);
+	return n;
 }
 
 static struct uaio_ctx *table_find(uint64_t h)

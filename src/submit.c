@@ -31,16 +31,18 @@ static void batch_flush(struct batch *b)
 
 static bool has_cap_nice(void)
 {
-	static int cached = -1;
+	static _Atomic int cached = -1;	/* relaxed: every thread computes the same */
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
+	int v = atomic_load_explicit(&cached, memory_order_relaxed);
 
-	if (cached < 0) {
+	if (v < 0) {
 		memset(d, 0, sizeof(d));
-		cached = syscall(SYS_capget, &h, d) == 0 &&
-			 (d[0].effective & ((1u << CAP_SYS_NICE) | (1u << CAP_SYS_ADMIN)));
+		v = syscall(SYS_capget, &h, d) == 0 &&
+		    (d[0].effective & ((1u << CAP_SYS_NICE) | (1u << CAP_SYS_ADMIN)));
+		atomic_store_explicit(&cached, v, memory_order_relaxed);
 	}
-	return cached;
+	return v;
 }
 
 /* The kernel's ioprio_check_cap: class in the top 3 bits, level below. */
