@@ -21,27 +21,6 @@ static const struct variant variants[] = {
 	{ "all", 1, 1, 1, 1 },
 };
 
-/* One context per API for the whole run: the kernel's io_destroy waits for
- * an RCU grace period, too slow to pay per case. */
-static aio_context_t shared_ctx[2];
-
-static aio_context_t ctx_for(const struct t_api *a)
-{
-	int i = a == &t_uaio;
-	if (!shared_ctx[i])
-		REQUIRE(a->setup(8, &shared_ctx[i]) == 0);
-	return shared_ctx[i];
-}
-
-static void ctx_release(void)
-{
-	if (shared_ctx[0])
-		CHECK_EQ(t_kernel.destroy(shared_ctx[0]), 0);
-	if (shared_ctx[1])
-		CHECK_EQ(t_uaio.destroy(shared_ctx[1]), 0);
-	shared_ctx[0] = shared_ctx[1] = 0;
-}
-
 static long long one(const struct t_api *a, int op, int fd, const struct variant *v)
 {
 	aio_context_t ctx = ctx_for(a);

@@ -1,27 +1,6 @@
 /* SPEC §2 submit: IOCB_FLAG_IOPRIO applies aio_reqprio and checks it as the kernel does (class = prio>>13, level = prio&7: class 0 with a level -> -EINVAL, class > 3 -> -EINVAL, RT/BE/IDLE with any level accepted); aio_reqprio without the flag is ignored; each compared with the kernel. */
 #include "t.h"
 
-/* One context per API for the whole run: the kernel's io_destroy waits for
- * an RCU grace period, too slow to pay per case. */
-static aio_context_t shared_ctx[2];
-
-static aio_context_t ctx_for(const struct t_api *a)
-{
-	int i = a == &t_uaio;
-	if (!shared_ctx[i])
-		REQUIRE(a->setup(8, &shared_ctx[i]) == 0);
-	return shared_ctx[i];
-}
-
-static void ctx_release(void)
-{
-	if (shared_ctx[0])
-		CHECK_EQ(t_kernel.destroy(shared_ctx[0]), 0);
-	if (shared_ctx[1])
-		CHECK_EQ(t_uaio.destroy(shared_ctx[1]), 0);
-	shared_ctx[0] = shared_ctx[1] = 0;
-}
-
 static long long one(const struct t_api *a, int op, int fd, void *buf, uint32_t flags, uint16_t prio)
 {
 	aio_context_t ctx = ctx_for(a);

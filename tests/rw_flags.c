@@ -16,27 +16,6 @@
 #define RWF_NOSIGNAL 0x100
 #endif
 
-/* One context per API for the whole run: the kernel's io_destroy waits for
- * an RCU grace period, too slow to pay per case. */
-static aio_context_t shared_ctx[2];
-
-static aio_context_t ctx_for(const struct t_api *a)
-{
-	int i = a == &t_uaio;
-	if (!shared_ctx[i])
-		REQUIRE(a->setup(8, &shared_ctx[i]) == 0);
-	return shared_ctx[i];
-}
-
-static void ctx_release(void)
-{
-	if (shared_ctx[0])
-		CHECK_EQ(t_kernel.destroy(shared_ctx[0]), 0);
-	if (shared_ctx[1])
-		CHECK_EQ(t_uaio.destroy(shared_ctx[1]), 0);
-	shared_ctx[0] = shared_ctx[1] = 0;
-}
-
 static long long one(const struct t_api *a, int op, int fd, void *buf, size_t n, long long off, uint32_t rwf)
 {
 	aio_context_t ctx = ctx_for(a);

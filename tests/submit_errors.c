@@ -110,27 +110,6 @@ static void build(const struct tcase *c, struct iocb *cb)
 	cb->aio_key = 0x5a5a5a5a;
 }
 
-/* One context per API for the whole run: the kernel's io_destroy waits for
- * an RCU grace period, too slow to pay per case. */
-static aio_context_t shared_ctx[2];
-
-static aio_context_t ctx_for(const struct t_api *a)
-{
-	int i = a == &t_uaio;
-	if (!shared_ctx[i])
-		REQUIRE(a->setup(8, &shared_ctx[i]) == 0);
-	return shared_ctx[i];
-}
-
-static void ctx_release(void)
-{
-	if (shared_ctx[0])
-		CHECK_EQ(t_kernel.destroy(shared_ctx[0]), 0);
-	if (shared_ctx[1])
-		CHECK_EQ(t_uaio.destroy(shared_ctx[1]), 0);
-	shared_ctx[0] = shared_ctx[1] = 0;
-}
-
 struct outcome { int rc; long long res; int key_zero; int efd_count; };
 
 static struct outcome run_on(const struct t_api *a, const struct tcase *c)

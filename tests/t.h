@@ -176,6 +176,35 @@ static const struct t_api t_uaio = {
 	uaio_pgetevents,
 };
 
+/* One context per API for a whole table-driven run: the kernel's
+ * io_destroy waits for an RCU grace period, too slow to pay per case. */
+static inline aio_context_t *t_shared_ctxs(void)
+{
+	static aio_context_t c[2];
+	return c;
+}
+
+static inline aio_context_t ctx_for(const struct t_api *a)
+{
+	aio_context_t *c = t_shared_ctxs();
+	int i = a == &t_uaio;
+
+	if (!c[i])
+		REQUIRE(a->setup(8, &c[i]) == 0);
+	return c[i];
+}
+
+static inline void ctx_release(void)
+{
+	aio_context_t *c = t_shared_ctxs();
+
+	if (c[0])
+		CHECK_EQ(t_kernel.destroy(c[0]), 0);
+	if (c[1])
+		CHECK_EQ(t_uaio.destroy(c[1]), 0);
+	c[0] = c[1] = 0;
+}
+
 /* Wait for exactly one event with a 10 s safety timeout. */
 static inline int t_wait1(const struct t_api *a, aio_context_t ctx, struct io_event *ev)
 {
