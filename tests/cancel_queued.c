@@ -8,13 +8,6 @@
 static struct iocb cbs[NQ];
 static unsigned char bufs[NQ][RS];
 
-static int under_valgrind(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-
-	return pre && (strstr(pre, "valgrind") || strstr(pre, "vgpreload"));
-}
-
 /* Argument checks, the same on the kernel (which reads the iocb first). */
 static void args(const struct t_api *a, int out[6])
 {
@@ -28,7 +21,7 @@ static void args(const struct t_api *a, int out[6])
 	memset(&never, 0, sizeof(never));
 	uaio_prep_poll(&cb, p[0], 1 /* POLLIN */);
 	REQUIRE(a->submit(ctx, 1, &v) == 1);
-	if (a == &t_kernel && under_valgrind()) {
+	if (a == &t_kernel && t_under_valgrind()) {
 		out[0] = out[1] = -EFAULT;	/* valgrind flags NULL to the raw syscall */
 	} else {
 		out[0] = a->cancel(ctx, NULL, &ev);			/* NULL iocb */

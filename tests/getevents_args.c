@@ -9,12 +9,6 @@
  * and it does not model the kernel's ring; the kernel's answers are then
  * the known ones.  Requests whose buffer is bad when they execute are left
  * out there too, as valgrind reports the intended bad argument as an error. */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-	return p && strstr(p, "vgpreload") != NULL;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -153,7 +147,7 @@ int main(void)
 	ro_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	REQUIRE(ro_page != MAP_FAILED);
 
-	int vg = under_valgrind();
+	int vg = t_under_valgrind();
 	int nu = run(&t_uaio, u, uw);
 	int nk = vg ? nu : run(&t_kernel, k, kw);
 	if (vg) {

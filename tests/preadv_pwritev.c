@@ -12,12 +12,6 @@ static char *half;	/* writable page then PROT_NONE page */
  * and it does not model the kernel's ring; the kernel's answers are then
  * the known ones.  Requests whose buffer is bad when they execute are left
  * out there too, as valgrind reports the intended bad argument as an error. */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-	return p && strstr(p, "vgpreload") != NULL;
-}
-
 static long long one(const struct t_api *a, int op, int fd, const struct iovec *iov, uint64_t cnt, long long off)
 {
 	aio_context_t ctx = 0;
@@ -120,7 +114,7 @@ static int run(const struct t_api *a, long long *r)
 	iov[0] = (struct iovec){ (void *)KHALF, 10 };
 	r[i++] = one(a, IOCB_CMD_PREADV, fd, iov, 1, 0);			/* -EFAULT-1000 */
 	/* an unmapped iov_base: the event's -EFAULT */
-	int vg = under_valgrind();
+	int vg = t_under_valgrind();
 	iov[0] = (struct iovec){ none_page, 10 };
 	r[i++] = vg ? -EFAULT : one(a, IOCB_CMD_PREADV, fd, iov, 1, 0);		/* -EFAULT */
 	r[i++] = vg ? -EFAULT : one(a, IOCB_CMD_PWRITEV, fd, iov, 1, 0);		/* -EFAULT */
@@ -174,7 +168,7 @@ int main(void)
 	REQUIRE(half != MAP_FAILED);
 	REQUIRE(mprotect(half + 4096, 4096, PROT_NONE) == 0);
 
-	int vg = under_valgrind();
+	int vg = t_under_valgrind();
 	int nu = run(&t_uaio, u);
 	int nk = vg ? nu : run(&t_kernel, k);
 	if (vg)

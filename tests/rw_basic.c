@@ -11,12 +11,6 @@ static char *half_page;	/* a writable page followed by a PROT_NONE page */
  * and it does not model the kernel's ring; the kernel's answers are then
  * the known ones.  Requests whose buffer is bad when they execute are left
  * out there too, as valgrind reports the intended bad argument as an error. */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-	return p && strstr(p, "vgpreload") != NULL;
-}
-
 /* Submit one request and wait for it: the event's res, or the submit error - 1000. */
 static long long one(const struct t_api *a, int op, int fd, void *buf, size_t n, long long off, int rwf)
 {
@@ -105,7 +99,7 @@ static int buffered(const struct t_api *a, long long *r)
 	r[i++] = one(a, IOCB_CMD_PWRITE, fd, w, 0, 0, 0);			/* 0 */
 
 	/* bad buffers: the event's res */
-	int vg = under_valgrind();
+	int vg = t_under_valgrind();
 	r[i++] = vg ? -EFAULT : one(a, IOCB_CMD_PREAD, fd, none_page, 100, 0, 0);	/* -EFAULT */
 	r[i++] = vg ? -EFAULT : one(a, IOCB_CMD_PWRITE, fd, none_page, 100, 0, 0);	/* -EFAULT */
 	REQUIRE(pread(fd, b, 100, 0) == 100);
@@ -173,7 +167,7 @@ int main(void)
 	REQUIRE(half_page != MAP_FAILED);
 	REQUIRE(mprotect(half_page + 4096, 4096, PROT_NONE) == 0);
 
-	int vg = under_valgrind();
+	int vg = t_under_valgrind();
 	int nu = buffered(&t_uaio, u);
 	int nk = vg ? nu : buffered(&t_kernel, k);
 	if (vg)

@@ -6,12 +6,6 @@
  * and it does not model the kernel's ring; the kernel's answers are then
  * the known ones.  Requests whose buffer is bad when they execute are left
  * out there too, as valgrind reports the intended bad argument as an error. */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-	return p && strstr(p, "vgpreload") != NULL;
-}
-
 static void *page_with(int prot)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -24,7 +18,7 @@ static void *page_with(int prot)
 /* Run setup on both with the same arguments; check both give `want`. */
 static void both(unsigned nr, aio_context_t *kp, aio_context_t *up, int want, const char *what)
 {
-	int k = under_valgrind() ? want : k_setup(nr, kp);
+	int k = t_under_valgrind() ? want : k_setup(nr, kp);
 	int u = t_setup(nr, up);
 
 	if (k != want || u != want)

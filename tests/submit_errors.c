@@ -39,16 +39,11 @@ static unsigned char buf[4096];
 static void *none_page;
 static struct iovec iov1[1], iov_badbase[1];
 
-/* Under valgrind (make check-valgrind) the kernel's side is not run: its
+/* Under valgrind (make check-valgrind, t_under_valgrind()) the kernel's side is not run: its
  * system call wrappers report (and choke on) the deliberately bad pointers,
  * and it does not model the kernel's ring; the kernel's answers are then
  * the known ones.  Requests whose buffer is bad when they execute are left
  * out there too, as valgrind reports the intended bad argument as an error. */
-static int under_valgrind(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-	return p && strstr(p, "vgpreload") != NULL;
-}
 
 /* t_tmpfile(size, O_RDONLY) cannot ask for O_RDONLY (it is 0) */
 static int reopen(int fd, int flags)
@@ -278,7 +273,7 @@ static void run_table(void)
 		const struct tcase *c = &cases[i];
 		struct outcome k, u;
 
-		if (under_valgrind()) {
+		if (t_under_valgrind()) {
 			if (c->badbuf)
 				continue;
 			k.rc = c->want;
@@ -371,7 +366,7 @@ static void run_batches(void)
 		int kn = 0, un = 0;
 		int wn = b[i].want > 0 ? b[i].want : 0;
 		int k = b[i].want;
-		if (under_valgrind())
+		if (t_under_valgrind())
 			kn = wn;
 		else
 			k = batch(&t_kernel, b[i].bad, b[i].how, &kn);
@@ -438,7 +433,7 @@ static void run_all_args(void)
 	static const int want[] = { -EINVAL, -EINVAL, 0, 0, -EFAULT, -EFAULT, -EFAULT, -EINVAL, -EINVAL,
 				    -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, -EINVAL, 0, 1, 16 };
 	int k[32], u[32];
-	if (under_valgrind())
+	if (t_under_valgrind())
 		memcpy(k, want, sizeof(want));
 	else
 		run_args(&t_kernel, k);
@@ -614,10 +609,10 @@ int main(void)
 	run_table();
 	run_batches();
 	run_all_args();
-	if (!under_valgrind())
+	if (!t_under_valgrind())
 		run_slots(&t_kernel);
 	run_slots(&t_uaio);
-	if (!under_valgrind())
+	if (!t_under_valgrind())
 		run_reuse(&t_kernel);
 	run_reuse(&t_uaio);
 
