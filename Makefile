@@ -24,7 +24,7 @@ OPT          ?= -O2
 CFLAGS_BASE  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
                 -Iinclude -Isrc -fvisibility=hidden $(SANFLAGS)
 LIBCFLAGS    := $(CFLAGS_BASE) -fPIC
-LDLIBS       := -lpthread
+LDLIBS       := -luring -lpthread
 
 LIB_SRCS     := $(wildcard src/*.c)
 LIB_OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
