@@ -32,7 +32,13 @@ TEST_SRCS    := $(wildcard tests/*.c)
 TEST_SCRIPTS := $(wildcard tests/*.sh)
 TESTS        := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
                 $(patsubst tests/%.sh,$(BUILD)/tests/%,$(filter-out tests/run.sh,$(TEST_SCRIPTS)))
-TOOLS        := $(BUILD)/uaio-bench
+TOOLS        := $(BUILD)/uaio-bench $(BUILD)/uaio-run
+
+# The drop-in libaio.so.1: the same objects plus libaio's entry points,
+# in a directory of its own so that it never shadows the system libaio.
+COMPAT_DIR   := $(BUILD)/lib/uaio
+COMPAT_LIB   := $(COMPAT_DIR)/libaio.so.1
+COMPAT_OBJ   := $(BUILD)/obj/compat/libaio.o
 
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
@@ -41,7 +47,7 @@ STLIB        := $(BUILD)/libuaio.a
 
 all: lib tools tests
 
-lib: $(SHLIB) $(STLIB)
+lib: $(SHLIB) $(STLIB) $(COMPAT_LIB) $(BUILD)/uaio.pc
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/uaio.h
 	@mkdir -p $(dir $@)
@@ -52,6 +58,19 @@ $(SHLIB): $(LIB_OBJS) src/libuaio.map
 		-Wl,--version-script=src/libuaio.map -o $@ $(LIB_OBJS) $(LDLIBS)
 	ln -sf libuaio.so.$(VERSION) $(BUILD)/libuaio.so.$(SOVERSION)
 	ln -sf libuaio.so.$(SOVERSION) $(BUILD)/libuaio.so
+
+$(COMPAT_OBJ): src/compat/libaio.c $(wildcard src/*.h) include/uaio.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c -o $@ $<
+
+$(COMPAT_LIB): $(LIB_OBJS) $(COMPAT_OBJ) src/compat/libaio.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libaio.so.1 \
+		-Wl,--version-script=src/compat/libaio.map -o $@ $(LIB_OBJS) $(COMPAT_OBJ) $(LDLIBS)
+
+$(BUILD)/uaio.pc: tools/uaio.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(STLIB): $(LIB_OBJS)
 	rm -f $@
@@ -71,6 +90,11 @@ tools: $(TOOLS)
 
 $(BUILD)/uaio-bench: tools/uaio-bench.c $(STLIB)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS) -lm
+
+$(BUILD)/uaio-run: tools/uaio-run
+	@mkdir -p $(dir $@)
+	cp $< $@
+	chmod +x $@
 
 deps:
 	@./tools/deps.sh

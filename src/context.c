@@ -283,6 +283,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		ctx_put(ctx);
 		return ret;
 	}
+	report_setup(ex->name);
 	cur = ctx->handle;
 	if (ua_write(!(flags & UAIO_F_NOCHECK), (uint64_t)(uintptr_t)ctxp, &cur, sizeof(cur)) < 0) {
 		uaio_destroy(cur);
@@ -356,6 +357,7 @@ UAIO_API int uaio_destroy(aio_context_t h)
 	pthread_mutex_unlock(&ctx->reap_lock);
 	ctx_put(ctx);	/* the table's reference */
 	ctx_put(ctx);	/* ours */
+	report_destroyed();
 	return 0;
 }
 
@@ -463,6 +465,8 @@ static void atfork_child(void)
 	nlive = 0;
 	arena_atfork_child();
 	ua_atfork_child();
+	report_atfork_child();
+	memset(&retired, 0, sizeof(retired));	/* the child's statistics start afresh */
 	pool_atfork_child();
 	poller_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);

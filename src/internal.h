@@ -159,6 +159,11 @@ void pool_atfork_parent(void);
 void pool_atfork_child(void);
 void pool_set_cap(unsigned cap);
 
+/* report.c */
+void report_setup(const char *exec_name);
+void report_atfork_child(void);
+void report_destroyed(void);
+
 /* util */
 long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);
 void futex_wake(_Atomic uint32_t *w, int n, bool priv);
