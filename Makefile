@@ -102,7 +102,7 @@ deps:
 # The README's test command.  Runs every test once per executor.
 check: deps
 	$(MAKE) all
-	./tests/run.sh $(BUILD)
+	UAIO_SAN=$(SAN) UAIO_TEST_CFLAGS="$(SANFLAGS)" ./tests/run.sh $(BUILD)
 
 check-asan:
 	$(MAKE) SAN=asan check
