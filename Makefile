@@ -47,7 +47,7 @@ STLIB        := $(BUILD)/libuaio.a
 
 all: lib tools tests
 
-lib: $(SHLIB) $(STLIB) $(COMPAT_LIB) $(BUILD)/uaio.pc
+lib: $(SHLIB) $(STLIB) $(COMPAT_LIB)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/uaio.h
 	@mkdir -p $(dir $@)
@@ -67,10 +67,6 @@ $(COMPAT_LIB): $(LIB_OBJS) $(COMPAT_OBJ) src/compat/libaio.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libaio.so.1 \
 		-Wl,--version-script=src/compat/libaio.map -o $@ $(LIB_OBJS) $(COMPAT_OBJ) $(LDLIBS)
-
-$(BUILD)/uaio.pc: tools/uaio.pc.in Makefile
-	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(STLIB): $(LIB_OBJS)
 	rm -f $@
@@ -126,21 +122,33 @@ bench: deps
 clean:
 	rm -rf build build-asan build-tsan
 
+# Installs the library, header, pkg-config file, tools and man pages.  The
+# libaio-compatible library goes to $(PREFIX)/lib/uaio, never next to the
+# system libaio: only uaio-run (or an explicit LD_LIBRARY_PATH) uses it.
+INSTALLED = lib/libuaio.so.$(VERSION) lib/libuaio.so.$(SOVERSION) lib/libuaio.so lib/libuaio.a \
+	lib/uaio/libaio.so.1 lib/pkgconfig/uaio.pc include/uaio.h bin/uaio-bench bin/uaio-run \
+	$(patsubst man/%,share/man/man1/%,$(wildcard man/*.1)) \
+	$(patsubst man/%,share/man/man3/%,$(wildcard man/*.3)) \
+	$(patsubst man/%,share/man/man7/%,$(wildcard man/*.7))
+
 install: lib tools
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	install -d $(DESTDIR)$(PREFIX)/lib/uaio $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION)
 	ln -sf libuaio.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(COMPAT_LIB) $(DESTDIR)$(PREFIX)/lib/uaio/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/uaio.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/uaio.pc
 	install -m 0644 include/uaio.h $(DESTDIR)$(PREFIX)/include/
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(wildcard man/*.1),install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
 	install -m 0644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 
+# Removes exactly what install put in place (and lib/uaio if left empty).
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION) \
-		$(DESTDIR)$(PREFIX)/lib/libuaio.so $(DESTDIR)$(PREFIX)/lib/libuaio.a \
-		$(DESTDIR)$(PREFIX)/include/uaio.h $(DESTDIR)$(PREFIX)/bin/uaio-bench
-	cd man && for m in *.3; do rm -f $(DESTDIR)$(PREFIX)/share/man/man3/$$m; done
-	cd man && for m in *.7; do rm -f $(DESTDIR)$(PREFIX)/share/man/man7/$$m; done
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/uaio 2>/dev/null

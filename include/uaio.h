@@ -28,7 +28,13 @@ extern "C" {
 #define UAIO_VERSION_MINOR 1
 #define UAIO_VERSION_PATCH 0
 
-/* The ring header at the address an aio_context_t holds (32 bytes). */
+/* The ring header at the address an aio_context_t holds (32 bytes).  C++
+ * has no flexible array members; GCC and Clang accept one as an extension,
+ * which -pedantic would report. */
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#endif
 struct uaio_ring {
 	unsigned id;		/* context index, informational */
 	unsigned nr;		/* number of io_event slots after the header */
@@ -40,6 +46,9 @@ struct uaio_ring {
 	unsigned header_length;	/* sizeof(struct uaio_ring) */
 	struct io_event io_events[];
 };
+#if defined(__cplusplus) && defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 #define UAIO_RING_MAGIC 0xa10a10a1u
 
 /* uaio_params.flags */
