@@ -39,6 +39,9 @@ TOOLS        := $(BUILD)/uaio-bench $(BUILD)/uaio-run
 COMPAT_DIR   := $(BUILD)/lib/uaio
 COMPAT_LIB   := $(COMPAT_DIR)/libaio.so.1
 COMPAT_OBJ   := $(BUILD)/obj/compat/libaio.o
+# uaio-run --syscalls preloads this one: the same objects plus SIGSYS guards.
+PRELOAD_LIB  := $(COMPAT_DIR)/libuaio-preload.so
+PRELOAD_OBJ  := $(BUILD)/obj/preload/preload.o
 
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
@@ -47,7 +50,7 @@ STLIB        := $(BUILD)/libuaio.a
 
 all: lib tools tests
 
-lib: $(SHLIB) $(STLIB) $(COMPAT_LIB)
+lib: $(SHLIB) $(STLIB) $(COMPAT_LIB) $(PRELOAD_LIB)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/uaio.h
 	@mkdir -p $(dir $@)
@@ -67,6 +70,15 @@ $(COMPAT_LIB): $(LIB_OBJS) $(COMPAT_OBJ) src/compat/libaio.map
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libaio.so.1 \
 		-Wl,--version-script=src/compat/libaio.map -o $@ $(LIB_OBJS) $(COMPAT_OBJ) $(LDLIBS)
+
+$(PRELOAD_OBJ): src/preload/preload.c $(wildcard src/*.h) include/uaio.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -c -o $@ $<
+
+$(PRELOAD_LIB): $(LIB_OBJS) $(PRELOAD_OBJ) src/preload/preload.map
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libuaio-preload.so \
+		-Wl,--version-script=src/preload/preload.map -o $@ $(LIB_OBJS) $(PRELOAD_OBJ) $(LDLIBS)
 
 $(STLIB): $(LIB_OBJS)
 	rm -f $@
@@ -126,7 +138,7 @@ clean:
 # libaio-compatible library goes to $(PREFIX)/lib/uaio, never next to the
 # system libaio: only uaio-run (or an explicit LD_LIBRARY_PATH) uses it.
 INSTALLED = lib/libuaio.so.$(VERSION) lib/libuaio.so.$(SOVERSION) lib/libuaio.so lib/libuaio.a \
-	lib/uaio/libaio.so.1 lib/pkgconfig/uaio.pc include/uaio.h bin/uaio-bench bin/uaio-run \
+	lib/uaio/libaio.so.1 lib/uaio/libuaio-preload.so lib/pkgconfig/uaio.pc include/uaio.h bin/uaio-bench bin/uaio-run \
 	$(patsubst man/%,share/man/man1/%,$(wildcard man/*.1)) \
 	$(patsubst man/%,share/man/man3/%,$(wildcard man/*.3)) \
 	$(patsubst man/%,share/man/man7/%,$(wildcard man/*.7))
@@ -139,7 +151,7 @@ install: lib tools
 	ln -sf libuaio.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so.$(SOVERSION)
 	ln -sf libuaio.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libuaio.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(COMPAT_LIB) $(DESTDIR)$(PREFIX)/lib/uaio/
+	install -m 0755 $(COMPAT_LIB) $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/uaio/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/uaio.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/uaio.pc
 	install -m 0644 include/uaio.h $(DESTDIR)$(PREFIX)/include/

@@ -88,6 +88,12 @@ struct uaio_stats {
 };
 int uaio_stats(aio_context_t ctx, struct uaio_stats *st);
 
+/* Serve this process's io_setup, io_submit, io_getevents, io_pgetevents,
+ * io_cancel and io_destroy system calls (issued directly, without libaio)
+ * from uaio, in every thread, from now on: see uaio_intercept_syscalls(3).
+ * flags must be 0.  Calling it again covers libraries loaded since. */
+int uaio_intercept_syscalls(unsigned flags);
+
 /* Request preparation, as libaio's io_prep_* but on struct iocb. */
 static inline void uaio_prep_rw(struct iocb *cb, int op, int fd, uint64_t buf,
 				uint64_t nbytes, long long offset)

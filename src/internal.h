@@ -164,6 +164,11 @@ void report_setup(const char *exec_name);
 void report_atfork_child(void);
 void report_destroyed(void);
 
+/* intercept.c */
+bool intercept_is_active(void);
+struct sigaction;
+void intercept_swap_chained(const struct sigaction *act, struct sigaction *old);
+
 /* util */
 long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);
 void futex_wake(_Atomic uint32_t *w, int n, bool priv);
