@@ -33,6 +33,7 @@ TEST_SCRIPTS := $(wildcard tests/*.sh)
 TESTS        := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
                 $(patsubst tests/%.sh,$(BUILD)/tests/%,$(filter-out tests/run.sh,$(TEST_SCRIPTS)))
 TOOLS        := $(BUILD)/uaio-bench
+TEST_SUPPORT := $(BUILD)/executors
 
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
@@ -57,7 +58,12 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-tests: $(TESTS)
+tests: $(TESTS) $(TEST_SUPPORT)
+
+# Test support programs (not tests): run.sh asks `executors` which
+# executors this machine offers.
+$(BUILD)/%: tests/support/%.c $(STLIB)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/t.h $(STLIB)
 	@mkdir -p $(dir $@)
