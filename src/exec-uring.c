@@ -8,7 +8,7 @@
  *
  * Submit: a uaio_submit batch takes the SQ lock, fills one SQE per request
  * and enters the kernel once.  Completion: one thread ("uaio-uring",
- * signals blocked) sleeps in io_uring_wait_cqe, takes the CQEs in batches
+ * signals blocked) sleeps on the ring's eventfd, takes the CQEs in batches
  * and posts them to the contexts' AIO rings with req_complete_many (one
  * lock and one wake-up per batch and context).
  *
@@ -37,6 +37,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -64,9 +65,10 @@ static struct {
 	pthread_t thread;
 	pthread_mutex_t sq_lock;	/* protects the ring's SQ side */
 	struct io_uring ring;	/* CQ side: the completion thread only */
+	int efd;		/* eventfd the kernel signals on every CQE */
 	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet */
 	_Atomic int quit;	/* the last context is gone: exit when idle */
-} U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER };
+} U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
 /* ---- the SQ side (U.sq_lock held) ---- */
 
@@ -75,6 +77,10 @@ static int sq_flush(void)
 {
 	int r = 0;
 
+	/* release: what we wrote to the requests (and cancel_waits) whose
+	 * SQEs go in now is seen by cq_main after its acquire.  The kernel's
+	 * hand-off orders it too, but neither C11 nor TSan can see that. */
+	atomic_fetch_add_explicit(&U.inkernel, 0, memory_order_release);
 	for (int tries = 0; io_uring_sq_ready(&U.ring) && tries < 1000; tries++) {
 		r = io_uring_submit(&U.ring);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
@@ -91,7 +97,7 @@ static struct io_uring_sqe *sqe_get(void)
 
 	if (!sqe && sq_flush() == 0)
 		sqe = io_uring_get_sqe(&U.ring);
-	if (sqe)	/* relaxed: a count; only the completion thread acts on 0 */
+	if (sqe)	/* relaxed: a count; sq_flush publishes */
 		atomic_fetch_add_explicit(&U.inkernel, 1, memory_order_relaxed);
 	return sqe;
 }
@@ -420,6 +426,16 @@ static void handle(uint64_t data, int res, struct done_list *d)
 		rw_done(req, res, d);
 }
 
+/* Sleeps on the ring's eventfd rather than in io_uring_enter: a plain
+ * read is a wait every tool understands (valgrind up to 3.19 holds its
+ * big lock across io_uring_enter and would stop the whole process). */
+static void cq_sleep(void)
+{
+	eventfd_t n;
+
+	eventfd_read(U.efd, &n);
+}
+
 static void *cq_main(void *arg)
 {
 	struct io_uring_cqe *cqes[CQE_BATCH];
@@ -429,17 +445,19 @@ static void *cq_main(void *arg)
 	(void)arg;
 	pthread_setname_np(pthread_self(), "uaio-uring");
 	for (;;) {
-		struct io_uring_cqe *cqe;
-		unsigned n;
+		unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
 
-		if (io_uring_wait_cqe(&U.ring, &cqe) < 0)
-			continue;	/* -EINTR: nothing to do but wait again */
-		n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
+		if (!n) {
+			cq_sleep();
+			continue;
+		}
 		for (unsigned i = 0; i < n; i++) {
 			got[i].data = io_uring_cqe_get_data64(cqes[i]);
 			got[i].res = cqes[i]->res;
 		}
 		io_uring_cq_advance(&U.ring, n);
+		/* acquire: pairs with sq_flush's release. */
+		(void)atomic_load_explicit(&U.inkernel, memory_order_acquire);
 		d.n = 0;
 		for (unsigned i = 0; i < n; i++)
 			handle(got[i].data, got[i].res, &d);
@@ -563,6 +581,14 @@ static int ring_up(void)
 
 	if (r < 0)
 		return setup_errno(r);
+	U.efd = eventfd(0, EFD_CLOEXEC);
+	if (U.efd < 0 || io_uring_register_eventfd(&U.ring, U.efd) < 0) {
+		if (U.efd >= 0)
+			close(U.efd);
+		U.efd = -1;
+		io_uring_queue_exit(&U.ring);
+		return -ENOMEM;
+	}
 	ring_dontfork();
 	U.cap = 0;
 	apply_cap();
@@ -575,6 +601,8 @@ static int ring_up(void)
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
 		io_uring_queue_exit(&U.ring);
+		close(U.efd);
+		U.efd = -1;
 		return -ENOMEM;
 	}
 	/* release: the ring is set up before a submitter sees up. */
@@ -599,6 +627,8 @@ static void ring_down(void)
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_join(U.thread, NULL);
 	io_uring_queue_exit(&U.ring);
+	close(U.efd);
+	U.efd = -1;
 	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* no user is left */
 }
 
@@ -686,6 +716,9 @@ void uring_atfork_child(void)
 
 	if (atomic_load_explicit(&U.up, memory_order_relaxed))	/* single-threaded here */
 		close(U.ring.ring_fd);
+	if (U.efd >= 0)
+		close(U.efd);
+	U.efd = -1;
 	memset(&U.ring, 0, sizeof(U.ring));
 	atomic_store_explicit(&U.up, false, memory_order_relaxed);
 	U.users = 0;
