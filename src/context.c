@@ -148,8 +148,12 @@ static const struct exec_ops *exec_by_name(const char *name, bool *fallback)
 	*fallback = false;
 	if (!name)
 		name = getenv("UAIO_EXECUTOR");
-	if (!name || !*name || !strcmp(name, "auto"))
-		return &exec_threads;
+	if (!name || !*name || !strcmp(name, "auto")) {
+		if (uring_probe() < 0)
+			return &exec_threads;
+		*fallback = true;
+		return &exec_uring;
+	}
 	if (!strcmp(name, "threads"))
 		return &exec_threads;
 	if (!strcmp(name, "uring"))
