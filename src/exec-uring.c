@@ -26,9 +26,21 @@
  * resubmitted for the rest.  A POLL is WAITING; cancel and the completion
  * thread race for it with one exchange, as with the poller.
  *
+ * Cancel (cancel(2)): an ASYNC_CANCEL, then wait for the kernel's verdict
+ * (0: withdrawn, the request's CQE brings -ECANCELED and we answer
+ * -EINPROGRESS; anything else: -EAGAIN).  The request stays allocated
+ * until the completion thread has handled the verdict (cancel_hold); a
+ * -ECANCELED that overtakes its verdict is parked until the verdict says
+ * whose it was.  Destroy sends its ASYNC_CANCELs without waiting.
+ *
  * The kernel may withdraw a queued request by itself (its submitting
  * thread exited: io-wq cancels that thread's pending work).  Such a
  * request never started; it is handed to the worker pool.
+ *
+ * The ring is created with the first request (so setup opens no
+ * descriptor) and released, with its thread, by the last context's
+ * destroy.  A forked child never sees it: its mappings are MADV_DONTFORK
+ * and the child closes the descriptors.
  */
 #include "internal.h"
 #include <errno.h>
@@ -228,7 +240,7 @@ static bool ring_ready(void)
 	if (atomic_load_explicit(&U.up, memory_order_acquire))
 		return true;
 	pthread_mutex_lock(&U.life);
-	if (!atomic_load_explicit(&U.up, memory_order_relaxed))
+	if (!atomic_load_explicit(&U.up, memory_order_relaxed))	/* relaxed: life orders it */
 		r = ring_up();
 	pthread_mutex_unlock(&U.life);
 	return r == 0;
@@ -478,6 +490,7 @@ static int cancel_rw(struct uaio_req *req, bool wait)
 {
 	struct uaio_ctx *ctx = req->ctx;
 	struct cancel_wait w = { 0 };
+	/* acquire: a RUNNING seen here was set with acq_rel by cq_main. */
 	int s = atomic_load_explicit(&req->state, memory_order_acquire);
 
 	if (s != REQ_QUEUED)
@@ -593,7 +606,7 @@ static int ring_up(void)
 	U.cap = 0;
 	apply_cap();
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* no thread yet */
-	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);
+	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* no thread yet */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	thread_block_signals_attr(&attr);
@@ -643,7 +656,7 @@ static int uring_ctx_init(struct uaio_ctx *ctx)
 		return r;
 	pthread_mutex_lock(&U.life);
 	U.users++;
-	if (atomic_load_explicit(&U.up, memory_order_relaxed))
+	if (atomic_load_explicit(&U.up, memory_order_relaxed))	/* relaxed: life orders it */
 		apply_cap();	/* setup may have changed the pool's cap */
 	pthread_mutex_unlock(&U.life);
 	return 0;
@@ -653,7 +666,7 @@ static void uring_ctx_fini(struct uaio_ctx *ctx)
 {
 	(void)ctx;
 	pthread_mutex_lock(&U.life);
-	if (--U.users == 0 && atomic_load_explicit(&U.up, memory_order_relaxed))
+	if (--U.users == 0 && atomic_load_explicit(&U.up, memory_order_relaxed)) /* life orders it */
 		ring_down();
 	pthread_mutex_unlock(&U.life);
 }
@@ -720,11 +733,11 @@ void uring_atfork_child(void)
 		close(U.efd);
 	U.efd = -1;
 	memset(&U.ring, 0, sizeof(U.ring));
-	atomic_store_explicit(&U.up, false, memory_order_relaxed);
+	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* single-threaded here */
 	U.users = 0;
 	U.cap = 0;
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* single-threaded here */
-	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);
+	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* single-threaded here */
 	U.life = fresh;
 	U.sq_lock = fresh;
 }

@@ -93,8 +93,9 @@ void req_complete(struct uaio_req *req, int64_t res)
 }
 
 /* Completes n RUNNING requests as req_complete does, with one active_lock
- * and one post_lock per run of requests on the same context.  A request a
- * canceller holds (cancel_hold) is left to that canceller to free. */
+ * and one post_lock per run of requests on the same context.  A request
+ * with a cancel verdict still due (cancel_hold) is marked orphan and left
+ * to whoever handles that verdict to free. */
 void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 {
 	struct io_event ev[64];
