@@ -274,6 +274,8 @@ static void uring_submit(struct uaio_req **reqs, int n)
 		req_free(gone[i]);
 	if (nb)
 		exec_threads.submit(back, nb);
+	if (!nm)
+		return;
 	if (!ring_ready()) {
 		for (int i = 0; i < nm; i++)
 			fall_back(mine[i]);
