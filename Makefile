@@ -42,6 +42,7 @@ COMPAT_OBJ   := $(BUILD)/obj/compat/libaio.o
 # uaio-run --syscalls preloads this one: the same objects plus SIGSYS guards.
 PRELOAD_LIB  := $(COMPAT_DIR)/libuaio-preload.so
 PRELOAD_OBJ  := $(BUILD)/obj/preload/preload.o
+TEST_SUPPORT := $(BUILD)/executors
 
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
@@ -84,7 +85,12 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-tests: $(TESTS)
+tests: $(TESTS) $(TEST_SUPPORT)
+
+# Test support programs (not tests): run.sh asks `executors` which
+# executors this machine offers.
+$(BUILD)/%: tests/support/%.c $(STLIB)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/t.h $(STLIB)
 	@mkdir -p $(dir $@)

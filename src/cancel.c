@@ -31,14 +31,14 @@ UAIO_API int uaio_cancel(aio_context_t h, struct iocb *iocb, struct io_event *re
 			continue;
 		data = req->cb.aio_data;	/* copied before the exchange frees it */
 		fd = req->resfd;
-		own = req_cancel_locked(req, &res);
+		own = req_cancel_locked(req, &res, true);
 		break;
 	}
 	pthread_mutex_unlock(&ctx->active_lock);
-	if (own >= 0) {
+	if (own >= 0 && own != CANCEL_DONE) {
 		atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed); /* statistic */
 		post_event(ctx, data, obj, res, fd, true);
-		if (own)
+		if (own == CANCEL_OWN)
 			req_free(req);
 	}
 	ctx_put(ctx);

@@ -139,12 +139,25 @@ void ctx_put(struct uaio_ctx *ctx)
 	free(ctx);
 }
 
-static const struct exec_ops *exec_by_name(const char *name)
+/* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
+ * auto).  auto takes io_uring where it works (probed once per process) and
+ * sets *fallback: if the ring cannot be had for this context after all,
+ * setup silently uses the threads. */
+static const struct exec_ops *exec_by_name(const char *name, bool *fallback)
 {
+	*fallback = false;
 	if (!name)
 		name = getenv("UAIO_EXECUTOR");
-	if (!name || !*name || !strcmp(name, "auto") || !strcmp(name, "threads"))
+	if (!name || !*name || !strcmp(name, "auto")) {
+		if (uring_probe() < 0)
+			return &exec_threads;
+		*fallback = true;
+		return &exec_uring;
+	}
+	if (!strcmp(name, "threads"))
 		return &exec_threads;
+	if (!strcmp(name, "uring"))
+		return &exec_uring;
 	return NULL;
 }
 
@@ -244,6 +257,7 @@ static void ctx_uninstall(struct uaio_ctx *ctx)
 static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
 {
 	const struct exec_ops *ex;
+	bool fallback;
 	unsigned flags = 0;
 	aio_context_t cur;
 	struct uaio_ctx *ctx;
@@ -267,7 +281,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		if (p->threads)
 			pool_set_cap(p->threads);
 	}
-	ex = exec_by_name(p ? p->executor : NULL);
+	ex = exec_by_name(p ? p->executor : NULL, &fallback);
 	if (!ex)
 		return -EINVAL;
 	if ((unsigned long)(nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus()) * 2 >
@@ -276,10 +290,19 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	ctx = ctx_new(nr_events, flags, ex);
 	if (!ctx)
 		return -ENOMEM;
+	if (ex->ctx_init && (ret = ex->ctx_init(ctx)) < 0) {
+		if (!fallback) {	/* forced "uring": -EPERM, -ENOSYS or -ENOMEM */
+			ctx_put(ctx);
+			return ret;
+		}
+		ctx->exec = &exec_threads;
+	}
 	pthread_rwlock_wrlock(&table_lock);
 	ret = ctx_install(ctx, nr_events);
 	pthread_rwlock_unlock(&table_lock);
 	if (ret < 0) {
+		if (ctx->exec->ctx_fini)
+			ctx->exec->ctx_fini(ctx);
 		ctx_put(ctx);
 		return ret;
 	}
@@ -355,6 +378,8 @@ UAIO_API int uaio_destroy(aio_context_t h)
 	ctx->ring_gone = true;	/* ctx->ring stays a valid address: the library's view is never unmapped */
 	pthread_rwlock_unlock(&table_lock);
 	pthread_mutex_unlock(&ctx->reap_lock);
+	if (ctx->exec->ctx_fini)
+		ctx->exec->ctx_fini(ctx);	/* nothing of ours is in flight any more */
 	ctx_put(ctx);	/* the table's reference */
 	ctx_put(ctx);	/* ours */
 	report_destroyed();
@@ -437,6 +462,7 @@ static void at_exit_drain(void)
 static void atfork_prepare(void)
 {
 	pthread_rwlock_wrlock(&table_lock);
+	uring_atfork_prepare();
 	pool_atfork_prepare();
 	poller_atfork_prepare();
 }
@@ -445,6 +471,7 @@ static void atfork_parent(void)
 {
 	poller_atfork_parent();
 	pool_atfork_parent();
+	uring_atfork_parent();
 	pthread_rwlock_unlock(&table_lock);
 }
 
@@ -469,6 +496,7 @@ static void atfork_child(void)
 	memset(&retired, 0, sizeof(retired));	/* the child's statistics start afresh */
 	pool_atfork_child();
 	poller_atfork_child();
+	uring_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
 	memcpy(&table_lock, &fresh, sizeof(fresh));
 }

@@ -120,6 +120,25 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
 	pthread_mutex_unlock(&ctx->post_lock);
 }
 
+/* Posts n events under one lock, with one tail publication and wake-up. */
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, int n)
+{
+	pthread_mutex_lock(&ctx->post_lock);
+	for (int i = 0; i < n; i++) {
+		ctx->ring->io_events[ctx->tail] = evs[i];
+		ctx->tail = (ctx->tail + 1) % ctx->nr;
+	}
+	ctx->completed += (unsigned)n;
+	/* relaxed: a statistic, counted before the events can be seen. */
+	atomic_fetch_add_explicit(&ctx->st_completed, (unsigned)n, memory_order_relaxed);
+	/* release: the events are written before any reader sees the new tail. */
+	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
+	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
+	if (ctx->waiters)
+		wake_waiters_locked(ctx);
+	pthread_mutex_unlock(&ctx->post_lock);
+}
+
 /* Copies up to nr events to the caller and advances head.  Returns the
  * number copied, 0 on a destroyed context, -EFAULT for a bad buffer (the
  * events then stay in the ring). */

@@ -33,6 +33,16 @@ void pool_set_cap(unsigned cap)
 	pthread_mutex_unlock(&pool.lock);
 }
 
+unsigned pool_cap(void)
+{
+	unsigned cap;
+
+	pthread_mutex_lock(&pool.lock);
+	cap = pool.cap;
+	pthread_mutex_unlock(&pool.lock);
+	return cap;
+}
+
 static void *worker_main(void *arg);
 
 static void spawn_worker(void)

@@ -61,7 +61,24 @@ struct uaio_req {
 	struct iovec *iov;		/* iov_inline or malloc'd */
 	size_t total;			/* bytes asked for */
 	size_t done;			/* bytes moved so far */
+	struct iovec *rest;		/* executor's iovecs for what is left, or NULL; freed with req */
+	bool in_exec;			/* the executor's cancel hook decides for it: active_lock */
+	unsigned char cancel_asked;	/* CANCEL_ASKED_*: active_lock */
+	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
+	bool orphan;			/* completed while held: active_lock */
+	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
 	struct iovec iov_inline[4];
+};
+
+/* req->cancel_asked: what a canceller asked of an executor that decides
+ * in the kernel (io_uring's IORING_OP_ASYNC_CANCEL). */
+enum { CANCEL_ASKED_NONE, CANCEL_ASKED_WAIT, CANCEL_ASKED_NOWAIT, CANCEL_ASKED_WON };
+
+/* Results of req_cancel_locked and exec_ops.cancel (>= 0: cancelled). */
+enum {
+	CANCEL_POST = 0,	/* caller posts *res; the executor frees req */
+	CANCEL_OWN = 1,		/* caller posts *res and frees req */
+	CANCEL_DONE = 2,	/* executor posts and frees; caller does nothing */
 };
 
 /* A thread sleeping in getevents; linked on ctx->waiters under post_lock. */
@@ -106,13 +123,27 @@ struct uaio_ctx {
 	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
 };
 
-/* The executor contract.  submit() takes a batch of requests already on
- * the context's active list and in state QUEUED. */
+/* The executor contract.  submit() takes a batch of requests of one
+ * context, already on its active list and in state QUEUED (a canceller
+ * may have won some meanwhile: their events are posted, the executor
+ * frees them).  The rest is optional:
+ * ctx_init/ctx_fini: a context starts / stops using the executor (setup,
+ *   and destroy once nothing is in flight); ctx_init returns 0 or -errno.
+ * cancel: decides for requests the executor marked in_exec, called with
+ *   ctx->active_lock held, which it may drop and retake only when wait is
+ *   true (cancel(2) wants the verdict; destroy does not).  Returns a
+ *   CANCEL_* value or -EAGAIN / -EINVAL, as req_cancel_locked.
+ * takes_poll: POLL requests come to submit() instead of the poller. */
 struct exec_ops {
 	const char *name;
 	void (*submit)(struct uaio_req **reqs, int n);
+	int (*ctx_init)(struct uaio_ctx *ctx);
+	void (*ctx_fini)(struct uaio_ctx *ctx);
+	int (*cancel)(struct uaio_req *req, int64_t *res, bool wait);
+	bool takes_poll;
 };
 extern const struct exec_ops exec_threads;
+extern const struct exec_ops exec_uring;
 
 /* context.c */
 struct uaio_ctx *ctx_get(aio_context_t h);
@@ -130,6 +161,7 @@ int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t l
 
 /* events.c */
 void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res);
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, int n);
 void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd);
 void ctx_wake_all(struct uaio_ctx *ctx);
 bool slot_get(struct uaio_ctx *ctx);
@@ -140,10 +172,13 @@ void inflight_done(struct uaio_ctx *ctx);
 struct uaio_req *req_alloc(const struct uaio_req *proto);
 void req_free(struct uaio_req *req);
 void req_complete(struct uaio_req *req, int64_t res);
+void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n);
+void active_unlink_locked(struct uaio_req *req);
+int iov_rest(const struct uaio_req *req, struct iovec *out);
 int64_t req_run_blocking(struct uaio_req *req);
 int64_t req_try_nowait(struct uaio_req *req);
 bool active_insert(struct uaio_req *req);
-int req_cancel_locked(struct uaio_req *req, int64_t *res);
+int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait);
 void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
 
 /* poller.c */
@@ -158,6 +193,13 @@ void pool_atfork_prepare(void);
 void pool_atfork_parent(void);
 void pool_atfork_child(void);
 void pool_set_cap(unsigned cap);
+unsigned pool_cap(void);
+
+/* exec-uring.c */
+int uring_probe(void);
+void uring_atfork_prepare(void);
+void uring_atfork_parent(void);
+void uring_atfork_child(void);
 
 /* report.c */
 void report_setup(const char *exec_name);

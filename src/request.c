@@ -41,6 +41,7 @@ void req_free(struct uaio_req *req)
 
 	if (req->iov != req->iov_inline)
 		free(req->iov);
+	free(req->rest);
 	free(req);
 	ctx_put(ctx);
 }
@@ -64,7 +65,7 @@ bool active_insert(struct uaio_req *req)
 	return true;
 }
 
-static void active_unlink_locked(struct uaio_req *req)
+void active_unlink_locked(struct uaio_req *req)
 {
 	struct uaio_ctx *ctx = req->ctx;
 
@@ -91,24 +92,68 @@ void req_complete(struct uaio_req *req, int64_t res)
 	req_free(req);
 }
 
-/* Tries to cancel req; ctx->active_lock held.  Returns 1 if the caller now
- * owns req (must post *res and free it), 0 if cancelled but still owned by
- * the pool (post *res only: the pool frees it), or -EAGAIN / -EINVAL. */
-int req_cancel_locked(struct uaio_req *req, int64_t *res)
+/* Completes n RUNNING requests as req_complete does, with one active_lock
+ * and one post_lock per run of requests on the same context.  A request
+ * with a cancel verdict still due (cancel_hold) is marked orphan and left
+ * to whoever handles that verdict to free. */
+void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
+{
+	struct io_event ev[64];
+	int fds[64];
+	bool keep[64];
+
+	for (int i = 0, j; i < n; i = j) {
+		struct uaio_ctx *ctx = reqs[i]->ctx;
+
+		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed); /* held across the frees */
+		pthread_mutex_lock(&ctx->active_lock);
+		for (j = i; j < n && j - i < 64 && reqs[j]->ctx == ctx; j++) {
+			struct uaio_req *req = reqs[j];
+
+			/* release: a canceller that sees DONE also sees nothing to undo. */
+			atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
+			active_unlink_locked(req);
+			ev[j - i] = (struct io_event){ req->cb.aio_data, req->obj, res[j], 0 };
+			fds[j - i] = req->resfd;
+			keep[j - i] = req->cancel_hold;
+			req->orphan = req->cancel_hold;
+		}
+		pthread_mutex_unlock(&ctx->active_lock);
+		ctx_post_many(ctx, ev, j - i);
+		for (int k = 0; k < j - i; k++) {
+			if (fds[k] >= 0) {
+				eventfd_write(fds[k], 1);	/* after the event is visible */
+				close(fds[k]);
+			}
+			if (!keep[k])
+				req_free(reqs[i + k]);
+			inflight_done(ctx);
+		}
+		ctx_put(ctx);
+	}
+}
+
+/* Tries to cancel req; ctx->active_lock held.  Returns CANCEL_OWN if the
+ * caller now owns req (must post *res and free it), CANCEL_POST if
+ * cancelled but still owned by the executor (post *res only), CANCEL_DONE
+ * if the executor did it all, or -EAGAIN / -EINVAL. */
+int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 {
 	int s = REQ_QUEUED;
 
+	if (req->in_exec)
+		return req->ctx->exec->cancel(req, res, wait);
 	/* acq_rel: the winner of the exchange owns the request's fate. */
 	if (atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
 						    memory_order_acq_rel, memory_order_acquire)) {
-		*res = -ECANCELED;
+		*res = req->kind == KIND_POLL ? 0 : -ECANCELED;
 		active_unlink_locked(req);
-		return 0;
+		return CANCEL_POST;
 	}
 	if (s == REQ_WAITING && poller_cancel(req)) {
 		*res = req->kind == KIND_POLL ? 0 : -ECANCELED;
 		active_unlink_locked(req);
-		return 1;
+		return CANCEL_OWN;
 	}
 	return s == REQ_RUNNING || s == REQ_WAITING ? -EAGAIN : -EINVAL;
 }
@@ -141,11 +186,11 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
 		ev[n].data = req->cb.aio_data;
 		ev[n].obj = req->obj;
 		ev[n].fd = req->resfd;
-		own = req_cancel_locked(req, &res);
-		if (own < 0)
+		own = req_cancel_locked(req, &res, false);
+		if (own < 0 || own == CANCEL_DONE)
 			continue;
 		ev[n++].res = res;
-		if (own) {
+		if (own == CANCEL_OWN) {
 			req->sweep_next = list;
 			list = req;
 		}
@@ -163,7 +208,7 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
 }
 
 /* The part of req's buffers not yet moved, as an iovec array in out[]. */
-static int iov_rest(const struct uaio_req *req, struct iovec *out)
+int iov_rest(const struct uaio_req *req, struct iovec *out)
 {
 	size_t skip = req->done;
 	int n = 0;

@@ -342,6 +342,8 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 		return -ENOMEM;
 	}
 	proto->iov = NULL;	/* now owned by req */
+	if (rt == ROUTE_POLLER && req->kind == KIND_POLL && ctx->exec->takes_poll)
+		rt = ROUTE_POOL;	/* the executor waits for readiness itself */
 	/* relaxed: the state is published to others by the locks that follow. */
 	atomic_store_explicit(&req->state, rt == ROUTE_POOL ? REQ_QUEUED : REQ_RUNNING,
 			      memory_order_relaxed);

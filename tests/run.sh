@@ -8,7 +8,7 @@ set -u
 build=${1:-build}
 dir="$build/tests"
 timeout_s=${UAIO_TEST_TIMEOUT:-120}
-executors=${UAIO_EXECUTORS:-threads}
+executors=${UAIO_EXECUTORS:-$("$build/executors" 2>/dev/null || echo threads)}
 logdir="$build/test-logs"
 export UAIO_BUILD="$build"
 mkdir -p "$logdir"

@@ -1,0 +1,754 @@
+/* SPDX-License-Identifier: MIT */
+/* exec-uring.c - the io_uring executor.
+ *
+ * One ring per process, shared by every context on this executor: a ring
+ * costs a file descriptor, three mappings and locked memory, and SPEC §1
+ * wants 65,536 contexts without an fd or a thread each.  The ring and its
+ * completion thread live while at least one context uses them.
+ *
+ * Submit: a uaio_submit batch takes the SQ lock, fills one SQE per request
+ * and enters the kernel once.  Completion: one thread ("uaio-uring",
+ * signals blocked) sleeps on the ring's eventfd, takes the CQEs in batches
+ * and posts them to the contexts' AIO rings with req_complete_many (one
+ * lock and one wake-up per batch and context).
+ *
+ * What goes to the ring: reads and writes on files that are not streams,
+ * fsync, fdatasync and POLL.  Buffered work has already failed a
+ * RWF_NOWAIT attempt at submit, so it is flagged IOSQE_ASYNC: it waits in
+ * io-wq's queue (capped like the pool, UAIO_THREADS) where
+ * IORING_OP_ASYNC_CANCEL can still withdraw it, so cancel behaves as on the
+ * threads executor.  O_DIRECT goes straight to the device and cannot be
+ * withdrawn (-EAGAIN).  Streams that cannot be tried without blocking go
+ * to the worker pool.
+ *
+ * States: a read, write or sync is QUEUED while the kernel has it (the
+ * kernel decides whether a cancel wins), RUNNING once it moved data and is
+ * resubmitted for the rest.  A POLL is WAITING; cancel and the completion
+ * thread race for it with one exchange, as with the poller.
+ *
+ * Cancel (cancel(2)): an ASYNC_CANCEL, then wait for the kernel's verdict
+ * (0: withdrawn, the request's CQE brings -ECANCELED and we answer
+ * -EINPROGRESS; anything else: -EAGAIN).  The request stays allocated
+ * until the completion thread has handled the verdict (cancel_hold); a
+ * -ECANCELED that overtakes its verdict is parked until the verdict says
+ * whose it was.  Destroy sends its ASYNC_CANCELs without waiting.
+ *
+ * The kernel may withdraw a queued request by itself (its submitting
+ * thread exited: io-wq cancels that thread's pending work).  Such a
+ * request never started; it is handed to the worker pool.
+ *
+ * The ring is created with the first request (so setup opens no
+ * descriptor) and released, with its thread, by the last context's
+ * destroy.  A forked child never sees it: its mappings are MADV_DONTFORK
+ * and the child closes the descriptors.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SQ_ENTRIES	256
+#define CQ_ENTRIES	8192	/* a full CQ spills into the kernel's list (NODROP) */
+#define CQE_BATCH	64
+
+#define TAG_NONE	0ULL	/* a fire-and-forget cancel, or the wake-up NOP */
+#define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
+
+/* A canceller waiting for the kernel's verdict on its ASYNC_CANCEL. */
+struct cancel_wait {
+	struct uaio_req *req;	/* held (cancel_hold) until the verdict is handled */
+	_Atomic uint32_t done;	/* futex word: 0 -> 1 by the completion thread */
+	int res;		/* the ASYNC_CANCEL's result, written before done */
+};
+
+/* Lock order: ctx->active_lock, then U.sq_lock.  U.life is taken with no
+ * other uaio lock held (fork's prepare takes it after the table lock). */
+static struct {
+	pthread_mutex_t life;	/* protects users, cap, thread; start and teardown */
+	unsigned users;		/* contexts on this executor */
+	_Atomic bool up;	/* ring and thread exist; written under life */
+	unsigned cap;		/* io-wq bounded worker cap last applied */
+	pthread_t thread;
+	pthread_mutex_t sq_lock;	/* protects the ring's SQ side */
+	struct io_uring ring;	/* CQ side: the completion thread only */
+	int efd;		/* eventfd the kernel signals on every CQE */
+	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet */
+	_Atomic int quit;	/* the last context is gone: exit when idle */
+} U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
+
+/* ---- the SQ side (U.sq_lock held) ---- */
+
+/* Enters the kernel with every queued SQE; retries transient refusals. */
+static int sq_flush(void)
+{
+	int r = 0;
+
+	/* release: what we wrote to the requests (and cancel_waits) whose
+	 * SQEs go in now is seen by cq_main after its acquire.  The kernel's
+	 * hand-off orders it too, but neither C11 nor TSan can see that. */
+	atomic_fetch_add_explicit(&U.inkernel, 0, memory_order_release);
+	for (int tries = 0; io_uring_sq_ready(&U.ring) && tries < 1000; tries++) {
+		r = io_uring_submit(&U.ring);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+			break;
+		if (r <= 0)
+			sched_yield();
+	}
+	return r < 0 ? r : 0;
+}
+
+static struct io_uring_sqe *sqe_get(void)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&U.ring);
+
+	if (!sqe && sq_flush() == 0)
+		sqe = io_uring_get_sqe(&U.ring);
+	if (sqe)	/* relaxed: a count; sq_flush publishes */
+		atomic_fetch_add_explicit(&U.inkernel, 1, memory_order_relaxed);
+	return sqe;
+}
+
+static bool is_write(const struct uaio_req *req)
+{
+	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+}
+
+/* Fills an SQE for the part of a read or write not done yet. */
+static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
+{
+	int fd = (int)req->cb.aio_fildes;
+	uint64_t off = (uint64_t)req->cb.aio_offset + req->done;
+
+	if (req->niov == 1) {
+		char *base = (char *)req->iov[0].iov_base + req->done;
+		unsigned len = (unsigned)(req->iov[0].iov_len - req->done);
+
+		if (is_write(req))
+			io_uring_prep_write(sqe, fd, base, len, off);
+		else
+			io_uring_prep_read(sqe, fd, base, len, off);
+	} else {
+		struct iovec *v = req->iov;
+		int n = req->niov;
+
+		if (req->done) {
+			free(req->rest);
+			if (!(req->rest = malloc((size_t)req->niov * sizeof(*v))))
+				return false;
+			v = req->rest;
+			n = iov_rest(req, v);
+		}
+		if (is_write(req))
+			io_uring_prep_writev(sqe, fd, v, (unsigned)n, off);
+		else
+			io_uring_prep_readv(sqe, fd, v, (unsigned)n, off);
+	}
+	sqe->rw_flags = (int)(req->cb.aio_rw_flags & ~RWF_HIPRI);	/* HIPRI needs IOPOLL */
+	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO)
+		sqe->ioprio = (uint16_t)req->cb.aio_reqprio;
+	if (!(req->fl & O_DIRECT))
+		sqe->flags |= IOSQE_ASYNC;	/* wait in io-wq, where cancel reaches it */
+	return true;
+}
+
+/* Queues req's SQE; false if there is no room or no memory. */
+static bool sqe_queue(struct uaio_req *req)
+{
+	struct io_uring_sqe *sqe = sqe_get();
+	int fd = (int)req->cb.aio_fildes;
+
+	if (!sqe)
+		return false;
+	switch (req->kind) {
+	case KIND_POLL:
+		io_uring_prep_poll_add(sqe, fd, req->poll_events);
+		break;
+	case KIND_SYNC:
+		io_uring_prep_fsync(sqe, fd, req->cb.aio_lio_opcode == IOCB_CMD_FDSYNC ?
+					     IORING_FSYNC_DATASYNC : 0);
+		sqe->flags |= IOSQE_ASYNC;
+		break;
+	default:
+		if (!prep_rw(sqe, req)) {
+			io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
+			io_uring_sqe_set_data64(sqe, TAG_NONE);
+			return false;
+		}
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
+	return true;
+}
+
+/* Sends an ASYNC_CANCEL for req; its CQE goes to tag. */
+static bool sqe_cancel(struct uaio_req *req, uint64_t tag)
+{
+	struct io_uring_sqe *sqe;
+	bool ok;
+
+	pthread_mutex_lock(&U.sq_lock);
+	sqe = sqe_get();
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)req, 0);
+		io_uring_sqe_set_data64(sqe, tag);
+	}
+	ok = sqe && sq_flush() == 0;
+	pthread_mutex_unlock(&U.sq_lock);
+	return ok;
+}
+
+/* ---- handing back what the ring did not take ---- */
+
+/* req is not (or no longer) in the kernel and never started: give it to
+ * the worker pool (reads, writes, syncs) or the poller (POLL). */
+static void fall_back(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+	int s = REQ_WAITING;
+	bool poll = req->kind == KIND_POLL, armed;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	req->in_exec = false;
+	/* acq_rel: for a POLL, one exchange decides between us and a canceller. */
+	armed = poll && atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
+								memory_order_acq_rel,
+								memory_order_acquire);
+	pthread_mutex_unlock(&ctx->active_lock);
+	if (!poll)
+		exec_threads.submit(&req, 1);
+	else if (armed)
+		poller_arm(req);
+	else
+		req_free(req);	/* cancelled: its event is posted */
+}
+
+static int ring_up(void);
+
+/* The ring starts with the first request, not at setup: a program that
+ * never submits never sees its descriptor.  False if it cannot start. */
+static bool ring_ready(void)
+{
+	int r = 0;
+
+	/* acquire: pairs with ring_up's release; the ring is initialised. */
+	if (atomic_load_explicit(&U.up, memory_order_acquire))
+		return true;
+	pthread_mutex_lock(&U.life);
+	if (!atomic_load_explicit(&U.up, memory_order_relaxed))	/* relaxed: life orders it */
+		r = ring_up();
+	pthread_mutex_unlock(&U.life);
+	return r == 0;
+}
+
+/* Requests of one context, QUEUED: mark them ours, then one enter. */
+static void uring_submit(struct uaio_req **reqs, int n)
+{
+	struct uaio_req *mine[n], *back[n], *gone[n];
+	struct uaio_ctx *ctx = reqs[0]->ctx;
+	int nm = 0, nb = 0, ng = 0, nf = 0;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	for (int i = 0; i < n; i++) {
+		struct uaio_req *req = reqs[i];
+
+		/* acquire: a canceller's exchange (under this lock) is final. */
+		if (atomic_load_explicit(&req->state, memory_order_acquire) != REQ_QUEUED)
+			gone[ng++] = req;	/* cancelled before it got here */
+		else if (req->kind == KIND_STREAM)
+			back[nb++] = req;
+		else {
+			req->in_exec = true;
+			if (req->kind == KIND_POLL)	/* relaxed: published by active_lock */
+				atomic_store_explicit(&req->state, REQ_WAITING, memory_order_relaxed);
+			mine[nm++] = req;
+		}
+	}
+	pthread_mutex_unlock(&ctx->active_lock);
+	for (int i = 0; i < ng; i++)
+		req_free(gone[i]);
+	if (nb)
+		exec_threads.submit(back, nb);
+	if (!nm)
+		return;
+	if (!ring_ready()) {
+		for (int i = 0; i < nm; i++)
+			fall_back(mine[i]);
+		return;
+	}
+
+	pthread_mutex_lock(&U.sq_lock);
+	for (int i = 0; i < nm; i++)
+		if (!sqe_queue(mine[i]))
+			gone[nf++] = mine[i];
+	sq_flush();
+	pthread_mutex_unlock(&U.sq_lock);
+	for (int i = 0; i < nf; i++)
+		fall_back(gone[i]);
+}
+
+/* ---- the CQ side: the completion thread ---- */
+
+struct done_list {
+	struct uaio_req *reqs[CQE_BATCH];
+	int64_t res[CQE_BATCH];
+	int n;
+};
+
+static void done_add(struct done_list *d, struct uaio_req *req, int64_t res)
+{
+	d->reqs[d->n] = req;
+	d->res[d->n++] = res;
+}
+
+/* The rest of a short transfer goes back to the ring; if it cannot, this
+ * thread finishes it (only when the ring refuses SQEs). */
+static bool resubmit(struct uaio_req *req)
+{
+	bool ok;
+
+	pthread_mutex_lock(&U.sq_lock);
+	ok = sqe_queue(req) && sq_flush() == 0;
+	pthread_mutex_unlock(&U.sq_lock);
+	return ok;
+}
+
+/* A read, write or sync the kernel answered with res. */
+static void rw_done(struct uaio_req *req, int res, struct done_list *d)
+{
+	struct uaio_ctx *ctx = req->ctx;
+	int s = REQ_QUEUED;
+
+	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+		int asked;
+		bool back = false;
+
+		pthread_mutex_lock(&ctx->active_lock);
+		asked = req->cancel_asked;
+		/* relaxed: only this thread moves a QUEUED request of ours on */
+		if (!asked && !req->done &&
+		    atomic_load_explicit(&req->state, memory_order_relaxed) == REQ_QUEUED) {
+			req->in_exec = false;	/* cancel now goes the pool's way */
+			back = true;
+		}
+		pthread_mutex_unlock(&ctx->active_lock);
+		if (back) {	/* withdrawn by the kernel: it never started */
+			exec_threads.submit(&req, 1);
+			return;
+		}
+		if (res == -ECANCELED && asked == CANCEL_ASKED_WAIT) {
+			pthread_mutex_lock(&ctx->active_lock);
+			req->parked = true;	/* the verdict decides: see verdict() */
+			pthread_mutex_unlock(&ctx->active_lock);
+			return;
+		}
+		if (res == -ECANCELED && asked) {
+			if (asked == CANCEL_ASKED_NOWAIT)	/* statistic: destroy's cancel */
+				atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed);
+			done_add(d, req, -ECANCELED);
+			return;
+		}
+	}
+	/* acq_rel: from now on a canceller finds it running. */
+	atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
+						memory_order_acq_rel, memory_order_acquire);
+	if (req->kind == KIND_SYNC) {
+		done_add(d, req, res);
+		return;
+	}
+	if (res > 0) {
+		req->done += (size_t)res;
+		if (req->done < req->total) {	/* short: only end of file may stop a read */
+			if (!resubmit(req))
+				done_add(d, req, req_run_blocking(req));
+			return;
+		}
+	}
+	done_add(d, req, req->done ? (int64_t)req->done : res);
+}
+
+static void poll_done(struct uaio_req *req, int res, struct done_list *d)
+{
+	int s = REQ_WAITING;
+
+	/* acq_rel: one exchange decides between us and a canceller. */
+	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		/* Cancelled: the event is posted; the canceller may still be
+		 * unlinking it under active_lock. */
+		pthread_mutex_lock(&req->ctx->active_lock);
+		pthread_mutex_unlock(&req->ctx->active_lock);
+		req_free(req);
+		return;
+	}
+	if (res > 0 && (res & req->poll_events)) {
+		done_add(d, req, res & req->poll_events);
+		return;
+	}
+	/* The kernel dropped it: wait in the poller instead. */
+	pthread_mutex_lock(&req->ctx->active_lock);
+	req->in_exec = false;
+	pthread_mutex_unlock(&req->ctx->active_lock);
+	poller_arm(req);	/* takes a RUNNING request */
+}
+
+/* The kernel's answer to a waiting canceller: 0 withdrawn, else not.
+ * This thread, not the canceller, updates and releases the request. */
+static void verdict(struct cancel_wait *w, int res, struct done_list *d)
+{
+	struct uaio_req *req = w->req;
+	struct uaio_ctx *ctx = req->ctx;
+	bool orphan, parked;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	req->cancel_hold = false;
+	req->cancel_asked = res == 0 ? CANCEL_ASKED_WON : CANCEL_ASKED_NONE;
+	orphan = req->orphan;
+	parked = req->parked;
+	req->parked = false;
+	if (parked && res != 0)
+		req->in_exec = false;	/* refused, yet never ran: the pool runs it */
+	pthread_mutex_unlock(&ctx->active_lock);
+	w->res = res;
+	/* release: res is written before the canceller sees done. */
+	atomic_store_explicit(&w->done, 1, memory_order_release);
+	futex_wake(&w->done, 1, true);
+	if (orphan)
+		req_free(req);	/* completed while the verdict was due */
+	else if (parked && res == 0)
+		done_add(d, req, -ECANCELED);
+	else if (parked)
+		exec_threads.submit(&req, 1);
+}
+
+static void handle(uint64_t data, int res, struct done_list *d)
+{
+	struct uaio_req *req = (struct uaio_req *)(uintptr_t)data;
+
+	if (data == TAG_NONE)
+		return;
+	if (data & TAG_WAIT)
+		verdict((struct cancel_wait *)(uintptr_t)(data & ~TAG_WAIT), res, d);
+	else if (req->kind == KIND_POLL)
+		poll_done(req, res, d);
+	else
+		rw_done(req, res, d);
+}
+
+/* Sleeps on the ring's eventfd rather than in io_uring_enter: a plain
+ * read is a wait every tool understands (valgrind up to 3.19 holds its
+ * big lock across io_uring_enter and would stop the whole process). */
+static void cq_sleep(void)
+{
+	eventfd_t n;
+
+	eventfd_read(U.efd, &n);
+}
+
+static void *cq_main(void *arg)
+{
+	struct io_uring_cqe *cqes[CQE_BATCH];
+	struct { uint64_t data; int res; } got[CQE_BATCH];
+	struct done_list d;
+
+	(void)arg;
+	pthread_setname_np(pthread_self(), "uaio-uring");
+	for (;;) {
+		unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
+
+		if (!n) {
+			cq_sleep();
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			got[i].data = io_uring_cqe_get_data64(cqes[i]);
+			got[i].res = cqes[i]->res;
+		}
+		io_uring_cq_advance(&U.ring, n);
+		/* acquire: pairs with sq_flush's release. */
+		(void)atomic_load_explicit(&U.inkernel, memory_order_acquire);
+		d.n = 0;
+		for (unsigned i = 0; i < n; i++)
+			handle(got[i].data, got[i].res, &d);
+		req_complete_many(d.reqs, d.res, d.n);
+		/* relaxed: we are the only one to decrement; the count reaches 0
+		 * for good only after quit, whose NOP is the last SQE. */
+		if (atomic_fetch_sub_explicit(&U.inkernel, (long)n, memory_order_relaxed) == (long)n &&
+		    atomic_load_explicit(&U.quit, memory_order_acquire))	/* pairs with ring_down */
+			break;
+	}
+	return NULL;
+}
+
+/* ---- cancel ---- */
+
+/* A read, write or sync: the kernel decides.  active_lock held. */
+static int cancel_rw(struct uaio_req *req, bool wait)
+{
+	struct uaio_ctx *ctx = req->ctx;
+	struct cancel_wait w = { 0 };
+	/* acquire: a RUNNING seen here was set with acq_rel by cq_main. */
+	int s = atomic_load_explicit(&req->state, memory_order_acquire);
+
+	if (s != REQ_QUEUED)
+		return s == REQ_RUNNING ? -EAGAIN : -EINVAL;
+	if (req->cancel_asked)
+		return req->cancel_asked == CANCEL_ASKED_WON ? -EINVAL : -EAGAIN;
+	if (!wait) {	/* destroy: the completion thread posts the verdict */
+		if (sqe_cancel(req, TAG_NONE))
+			req->cancel_asked = CANCEL_ASKED_NOWAIT;
+		return -EAGAIN;
+	}
+	w.req = req;
+	req->cancel_asked = CANCEL_ASKED_WAIT;
+	req->cancel_hold = true;	/* req stays allocated until the verdict */
+	if (!sqe_cancel(req, (uint64_t)(uintptr_t)&w | TAG_WAIT)) {
+		req->cancel_asked = CANCEL_ASKED_NONE;
+		req->cancel_hold = false;
+		return -EAGAIN;
+	}
+	pthread_mutex_unlock(&ctx->active_lock);
+	/* acquire: pairs with verdict()'s release of done. */
+	while (!atomic_load_explicit(&w.done, memory_order_acquire))
+		futex_wait_abs(&w.done, 0, &(struct timespec){ (time_t)1 << 40, 0 }, true);
+	pthread_mutex_lock(&ctx->active_lock);	/* req may be gone: not touched */
+	if (w.res != 0)
+		return -EAGAIN;
+	atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed); /* statistic */
+	return CANCEL_DONE;	/* the completion thread posts -ECANCELED */
+}
+
+static int uring_cancel(struct uaio_req *req, int64_t *res, bool wait)
+{
+	int s = REQ_WAITING;
+
+	if (req->kind != KIND_POLL)
+		return cancel_rw(req, wait);
+	/* acq_rel: one exchange decides between us and the completion thread. */
+	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
+						     memory_order_acq_rel, memory_order_acquire))
+		return s == REQ_RUNNING ? -EAGAIN : -EINVAL;
+	*res = 0;	/* the kernel's answer for a cancelled POLL */
+	active_unlink_locked(req);
+	sqe_cancel(req, TAG_NONE);	/* its CQE frees it */
+	return CANCEL_POST;
+}
+
+/* ---- the ring's life ---- */
+
+/* Maps io_uring_setup's failure to setup's answer: -EPERM (seccomp,
+ * kernel.io_uring_disabled), -ENOSYS (no io_uring or too old), else
+ * -ENOMEM (memory, locked memory or descriptors ran out). */
+static int setup_errno(int r)
+{
+	if (r == -EPERM || r == -EACCES)
+		return -EPERM;
+	if (r == -ENOSYS || r == -EINVAL || r == -EOPNOTSUPP)
+		return -ENOSYS;
+	return -ENOMEM;
+}
+
+static void apply_cap(void)
+{
+	unsigned cap = pool_cap(), vals[2] = { cap, 0 };	/* bounded, unbounded (kept) */
+
+	if (cap != U.cap && io_uring_register_iowq_max_workers(&U.ring, vals) == 0)
+		U.cap = cap;
+}
+
+/* The child of a fork must not see the parent's rings at all. */
+static void ring_dontfork(void)
+{
+	madvise(U.ring.sq.ring_ptr, U.ring.sq.ring_sz, MADV_DONTFORK);
+	if (U.ring.cq.ring_ptr != U.ring.sq.ring_ptr)
+		madvise(U.ring.cq.ring_ptr, U.ring.cq.ring_sz, MADV_DONTFORK);
+	madvise(U.ring.sq.sqes, U.ring.sq.ring_entries * sizeof(struct io_uring_sqe), MADV_DONTFORK);
+}
+
+static int ring_init(struct io_uring *ring)
+{
+	struct io_uring_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+	p.cq_entries = CQ_ENTRIES;
+	r = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+	if (r == -EINVAL) {	/* before 5.18: no SUBMIT_ALL */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+		p.cq_entries = CQ_ENTRIES;
+		r = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
+	}
+	return r;
+}
+
+/* U.life held. */
+static int ring_up(void)
+{
+	pthread_attr_t attr;
+	int r = ring_init(&U.ring);
+
+	if (r < 0)
+		return setup_errno(r);
+	U.efd = eventfd(0, EFD_CLOEXEC);
+	if (U.efd < 0 || io_uring_register_eventfd(&U.ring, U.efd) < 0) {
+		if (U.efd >= 0)
+			close(U.efd);
+		U.efd = -1;
+		io_uring_queue_exit(&U.ring);
+		return -ENOMEM;
+	}
+	ring_dontfork();
+	U.cap = 0;
+	apply_cap();
+	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* no thread yet */
+	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* no thread yet */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	thread_block_signals_attr(&attr);
+	r = pthread_create(&U.thread, &attr, cq_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		io_uring_queue_exit(&U.ring);
+		close(U.efd);
+		U.efd = -1;
+		return -ENOMEM;
+	}
+	/* release: the ring is set up before a submitter sees up. */
+	atomic_store_explicit(&U.up, true, memory_order_release);
+	return 0;
+}
+
+/* U.life held: wakes the completion thread with a NOP after quit; it
+ * leaves once every SQE, cancelled POLLs included, has its CQE. */
+static void ring_down(void)
+{
+	struct io_uring_sqe *sqe;
+
+	/* release: pairs with cq_main's acquire. */
+	atomic_store_explicit(&U.quit, 1, memory_order_release);
+	pthread_mutex_lock(&U.sq_lock);
+	while (!(sqe = sqe_get()))
+		sched_yield();
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	sq_flush();
+	pthread_mutex_unlock(&U.sq_lock);
+	pthread_join(U.thread, NULL);
+	io_uring_queue_exit(&U.ring);
+	close(U.efd);
+	U.efd = -1;
+	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* no user is left */
+}
+
+/* Setup on this executor: fails with uring_probe()'s -errno where
+ * io_uring does not work. */
+static int uring_ctx_init(struct uaio_ctx *ctx)
+{
+	int r = uring_probe();
+
+	(void)ctx;
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&U.life);
+	U.users++;
+	if (atomic_load_explicit(&U.up, memory_order_relaxed))	/* relaxed: life orders it */
+		apply_cap();	/* setup may have changed the pool's cap */
+	pthread_mutex_unlock(&U.life);
+	return 0;
+}
+
+static void uring_ctx_fini(struct uaio_ctx *ctx)
+{
+	(void)ctx;
+	pthread_mutex_lock(&U.life);
+	if (--U.users == 0 && atomic_load_explicit(&U.up, memory_order_relaxed)) /* life orders it */
+		ring_down();
+	pthread_mutex_unlock(&U.life);
+}
+
+/* ---- auto: does io_uring work here?  Asked once per process. ---- */
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_res;	/* written once under probe_once */
+
+static void probe(void)
+{
+	static const int ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV,
+				   IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_POLL_ADD,
+				   IORING_OP_ASYNC_CANCEL, IORING_OP_NOP };
+	struct io_uring_probe *p;
+	struct io_uring ring;
+	int r = ring_init(&ring);
+
+	if (r < 0) {
+		probe_res = setup_errno(r);
+		return;
+	}
+	p = io_uring_get_probe_ring(&ring);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!p || !io_uring_opcode_supported(p, ops[i]))
+			r = -ENOSYS;
+	if (p)
+		io_uring_free_probe(p);
+	io_uring_queue_exit(&ring);
+	probe_res = r;
+}
+
+/* 0 when io_uring works here, else setup's -errno for it. */
+int uring_probe(void)
+{
+	pthread_once(&probe_once, probe);
+	return probe_res;
+}
+
+/* ---- fork ---- */
+
+void uring_atfork_prepare(void)
+{
+	pthread_mutex_lock(&U.life);
+	pthread_mutex_lock(&U.sq_lock);
+}
+
+void uring_atfork_parent(void)
+{
+	pthread_mutex_unlock(&U.sq_lock);
+	pthread_mutex_unlock(&U.life);
+}
+
+/* The child has no completion thread and no ring mappings (DONTFORK);
+ * it closes the descriptor and starts afresh.  Requests in the parent's
+ * ring belong to contexts the child has forgotten. */
+void uring_atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	if (atomic_load_explicit(&U.up, memory_order_relaxed))	/* single-threaded here */
+		close(U.ring.ring_fd);
+	if (U.efd >= 0)
+		close(U.efd);
+	U.efd = -1;
+	memset(&U.ring, 0, sizeof(U.ring));
+	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* single-threaded here */
+	U.users = 0;
+	U.cap = 0;
+	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* single-threaded here */
+	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* single-threaded here */
+	U.life = fresh;
+	U.sq_lock = fresh;
+}
+
+const struct exec_ops exec_uring = {
+	.name = "uring",
+	.submit = uring_submit,
+	.ctx_init = uring_ctx_init,
+	.ctx_fini = uring_ctx_fini,
+	.cancel = uring_cancel,
+	.takes_poll = true,
+};
