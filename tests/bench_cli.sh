@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Issue 6: uaio-bench's command line, on tiny sizes and run times.  Checks
+# structure and correctness only, never timing: every engine has a row in
+# every table, --json parses and holds IOPS > 0 for each engine, --verify
+# on writes finds 0 mismatches, bad input exits 2 with one line on stderr,
+# no progress line when stderr is not a terminal, the temporary file is
+# removed, --cost prints its rows.
+set -u
+build=${UAIO_BUILD:-build}
+bench="$build/uaio-bench"
+[ -x "$bench" ] || { echo "no $bench (make $bench)"; exit 1; }
+dir=$(mktemp -d "${TMPDIR:-/tmp}/uaio-bench-cli.XXXXXX")
+rfs=""
+cleanup() {
+	[ -n "$rfs" ] && umount "$rfs" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+# The bench's temporary files go here, so we can see that none is left.
+export TMPDIR="$dir/tmp"
+mkdir -p "$TMPDIR"
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+have_py=0
+command -v python3 >/dev/null && python3 -c 'import json' 2>/dev/null && have_py=1
+[ $have_py -eq 1 ] || echo "note: no python3: JSON checked with grep only"
+
+tiny=(--size 8M --runtime 0.15 --ramp 0.05)
+
+# Engines expected in the tables: the default set, minus what the bench
+# itself reports as left out on this machine.
+expected_engines() { # OUT
+	local e
+	for e in kaio uaio uaio-nocheck uaio-uring io_uring posix-aio sync; do
+		grep -q "^# $e left out:" "$1" || echo "$e"
+	done
+}
+
+# json_check FILE WANT_VERIFY: parses, every engine of every workload that
+# ran has iops > 0 (and 0 verify mismatches when WANT_VERIFY is 1).
+json_check() {
+	local f=$1 verify=$2
+	if [ $have_py -eq 1 ]; then
+		python3 - "$f" "$verify" <<'EOF' || bad "$f: JSON check failed"
+import json, sys
+d = json.load(open(sys.argv[1]))
+want_verify = sys.argv[2] == "1"
+n = 0
+for w in d["workloads"]:
+    if not w["ran"]:
+        continue
+    for e in w["engines"]:
+        assert e["available"], e
+        assert e["iops"] > 0, (w["name"], e["engine"], e["iops"])
+        assert e["ops"] > 0 and e["lat_ns"]["p50"] > 0, e
+        assert e["lat_ns"]["p50"] <= e["lat_ns"]["p99"] <= e["lat_ns"]["p99.9"] <= e["lat_ns"]["max"], e
+        if want_verify:
+            assert e["verify"]["checked"] > 0 and e["verify"]["mismatches"] == 0, e
+        n += 1
+assert n > 0
+print("json ok: %d engine rows" % n)
+EOF
+	else
+		grep -q '"workloads":\[' "$f" || bad "$f: no workloads"
+		grep -q '"iops":0[,}]' "$f" && bad "$f: an engine has 0 IOPS"
+		[ "$verify" = 1 ] && grep -q '"mismatches":[1-9]' "$f" && bad "$f: verify mismatches"
+	fi
+}
+
+# 1. The default comparison, shrunk: both tables, every engine, piped.
+out="$dir/default.out" err="$dir/default.err"
+"$bench" "${tiny[@]}" --json "$dir/default.json" >"$out" 2>"$err"
+rc=$?
+[ $rc -eq 0 ] || { bad "default run exited $rc"; cat "$out" "$err"; }
+[ -s "$err" ] && { bad "stderr not empty when piped (progress line?)"; cat -A "$err" | head -5; }
+grep -q $'\r' "$out" && bad "a carriage return in piped stdout"
+tables=$(grep -c '^engine ' "$out")
+[ "$tables" = 2 ] || bad "expected 2 tables (buffered, O_DIRECT), got $tables"
+for e in $(expected_engines "$out"); do
+	n=$(grep -c "^$e " "$out")
+	[ "$n" = 2 ] || bad "engine $e: $n rows, expected one per table"
+done
+grep -q "^kaio .* 1.00 " "$out" || bad "kaio (the baseline) has no 1.00 ratio"
+grep -q '^# uaio-uring left out' "$out" && echo "note: $(grep '^# uaio-uring left out' "$out" | head -1)"
+json_check "$dir/default.json" 0
+left=$(ls -A "$TMPDIR")
+[ -z "$left" ] || bad "temporary file left behind: $left"
+
+# 2. Writes with --verify, on several files, mixed, fsync, two jobs.
+out="$dir/verify.out"
+"$bench" "${tiny[@]}" --rw randwrite --verify --filename "$dir/f1:$dir/f2" --numjobs 2 \
+	--fsync 8 --batch-submit 4 --batch-complete 2 --json "$dir/verify.json" >"$out" 2>"$dir/verify.err"
+rc=$?
+[ $rc -eq 0 ] || { bad "randwrite --verify exited $rc"; cat "$out" "$dir/verify.err"; }
+grep -q ' [1-9][0-9]*/[0-9]* bad$' "$out" && bad "verify mismatches: $(grep ' bad$' "$out" | grep -v ' 0/')"
+n=$(grep -c ' 0/[1-9][0-9]* bad$' "$out")
+[ "$n" -ge 2 ] || bad "expected verify columns with 0 mismatches, got $n rows"
+json_check "$dir/verify.json" 1
+[ -f "$dir/f1" ] && [ -f "$dir/f2" ] || bad "--filename files not kept"
+"$bench" --size 4M --io-size 2M --rw rw --rwmix 70 --verify --direct=1 --filename "$dir/f3" \
+	--engines kaio,uaio,io_uring,posix-aio,sync >"$dir/rw.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { bad "rw --io-size --verify --direct exited $rc"; cat "$dir/rw.out"; }
+grep -q ' [1-9][0-9]*/[0-9]* bad$' "$dir/rw.out" && bad "rw verify mismatches"
+"$bench" --size 4M --runtime 0.1 --ramp 0 --rw read --iodepth 4 --numjobs 3 --mode cold \
+	--engines sync,kaio --baseline sync >"$dir/seq.out" 2>&1 || { bad "seq read cold exited $?"; cat "$dir/seq.out"; }
+grep -q '^sync .* 1.00 ' "$dir/seq.out" || bad "--baseline sync: no 1.00 ratio on the sync row"
+
+# 3. Bad input: exit 2, exactly one line on stderr, nothing left behind.
+badcase() { # DESCRIPTION ARGS...
+	local what=$1; shift
+	"$bench" --runtime 0.05 "$@" >"$dir/bad.out" 2>"$dir/bad.err"
+	local rc=$? lines
+	lines=$(wc -l <"$dir/bad.err")
+	if [ $rc -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -q '^uaio-bench: ' "$dir/bad.err"; then
+		bad "$what: exit $rc, $lines stderr lines: $(head -3 "$dir/bad.err")"
+	else
+		echo "ok   $what: $(cat "$dir/bad.err")"
+	fi
+}
+badcase "unknown option" --no-such-option
+badcase "unknown short option" -Z
+badcase "missing argument" --bs
+badcase "unknown rw" --rw sideways
+badcase "unknown engine" --engines kaio,nosuch
+badcase "zero size" --size 0
+badcase "zero bs" --bs 0
+badcase "odd bs" --bs 1000
+badcase "absurd bs" --bs 1G
+badcase "absurd size" --size 5000T
+badcase "zero iodepth" --iodepth 0
+badcase "absurd iodepth" --iodepth 1000000
+badcase "batch above depth" --iodepth 4 --batch-submit 8
+badcase "zero runtime" --runtime 0
+badcase "rwmix over 100" --rw randrw --rwmix 101
+badcase "verify on reads" --verify
+badcase "unopenable path" --filename "$dir/no/such/dir/file"
+badcase "directory" --filename "$dir"
+badcase "too little space" --filename "$dir/huge" --size 1000T
+[ -e "$dir/huge" ] && bad "the file of a failed --size was left behind"
+badcase "stray argument" stray
+# O_DIRECT refused: ramfs has no O_DIRECT.  Needs mount (root, not always
+# allowed in a container); tmpfs accepts O_DIRECT since Linux 6.6.
+if [ "$(id -u)" = 0 ] && mkdir -p "$dir/ramfs" && mount -t ramfs ramfs "$dir/ramfs" 2>/dev/null; then
+	rfs="$dir/ramfs"
+	badcase "O_DIRECT refused" --direct --filename "$rfs/x" --size 1M
+	grep -q -- 'drop --direct' "$dir/bad.err" || bad "O_DIRECT refusal does not suggest dropping --direct"
+	umount "$rfs" && rfs=""
+else
+	echo "note: O_DIRECT refusal not checked (cannot mount a ramfs here)"
+fi
+left=$(ls -A "$TMPDIR")
+[ -z "$left" ] || bad "temporary file left behind after bad input: $left"
+
+# 4. --cost: its rows, and its JSON.
+"$bench" --cost --runtime 0.05 --json "$dir/cost.json" >"$dir/cost.out" 2>"$dir/cost.err"
+rc=$?
+[ $rc -eq 0 ] || { bad "--cost exited $rc"; cat "$dir/cost.out" "$dir/cost.err"; }
+for r in io_uring-nop kaio-read0 uaio uaio-nocheck; do
+	grep -Eq "^$r +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ " "$dir/cost.out" || bad "--cost: no $r row"
+done
+if [ $have_py -eq 1 ]; then
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = [r for r in d["cost"]["rows"] if r["available"]]
+assert len(rows) >= 4 and all(r["batch1"]["ns_per_req"] > 0 and r["batch64"]["ns_per_req"] > 0 for r in rows), rows
+' "$dir/cost.json" || bad "--cost JSON"
+fi
+
+# 5. --help.
+"$bench" --help | grep -q -- '--iodepth' || bad "--help"
+
+left=$(ls -A "$TMPDIR")
+[ -z "$left" ] || bad "temporary file left behind: $left"
+[ $fail -eq 0 ] && echo "bench_cli: all checks passed"
+exit $fail
