@@ -437,11 +437,15 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 /* exit(): finish what is in flight, as the kernel's exit_aio does.  Waits
  * for requests on the pool; requests waiting for readiness (pipes, POLL)
  * could wait for ever and are cancelled. */
+_Atomic int g_exiting;
+
 static void at_exit_drain(void)
 {
 	struct uaio_ctx **all = NULL;
 	size_t n = 0;
 
+	/* relaxed: workers poll it every slice. */
+	atomic_store_explicit(&g_exiting, 1, memory_order_relaxed);
 	pthread_rwlock_rdlock(&table_lock);
 	if (nlive)
 		all = malloc(nlive * sizeof(*all));

@@ -387,7 +387,7 @@ static void poll_done(struct uaio_req *req, int res, struct done_list *d)
 		return;
 	}
 	if (res > 0 && (res & req->poll_events)) {
-		done_add(d, req, res & req->poll_events);
+		done_add(d, req, poll_wake_result(req, (unsigned)res));
 		return;
 	}
 	/* The kernel dropped it: wait in the poller instead. */

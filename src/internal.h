@@ -149,6 +149,7 @@ extern const struct exec_ops exec_uring;
 struct uaio_ctx *ctx_get(aio_context_t h);
 void ctx_put(struct uaio_ctx *ctx);
 extern _Atomic unsigned long long g_workers;
+extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
 
 /* uaccess.c: copies that answer -EFAULT instead of crashing when checked */
 int ua_read(bool checked, void *dst, uint64_t src, size_t len);
@@ -183,6 +184,7 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
 
 /* poller.c */
 void poller_arm(struct uaio_req *req);
+unsigned poll_wake_result(const struct uaio_req *req, unsigned revents);
 bool poller_cancel(struct uaio_req *req);
 void poller_atfork_prepare(void);
 void poller_atfork_parent(void);

@@ -203,13 +203,34 @@ bool poller_cancel(struct uaio_req *req)
 	return ok;
 }
 
+/* The result of a POLL that became ready after submit.  The kernel
+ * reports the key its waker passed, not the mask asked for: a pipe write
+ * wakes readers with IN|RDNORM, a pipe read wakes writers with
+ * OUT|WRNORM, a socket wakes with IN|PRI|RDNORM|RDBAND or
+ * OUT|WRNORM|WRBAND.  Other files, and hang-ups and errors (woken without
+ * a key, so masked like poll(2)), report the ready events asked for. */
+unsigned poll_wake_result(const struct uaio_req *req, unsigned revents)
+{
+	unsigned r = revents & req->poll_events;
+	struct stat st;
+
+	if (!r || (r & (POLLERR | POLLHUP)) || fstat((int)req->cb.aio_fildes, &st) < 0)
+		return r;
+	if (S_ISFIFO(st.st_mode))
+		return r & POLLIN ? POLLIN | POLLRDNORM : POLLOUT | POLLWRNORM;
+	if (S_ISSOCK(st.st_mode))
+		return r & POLLIN ? POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND
+				  : POLLOUT | POLLWRNORM | POLLWRBAND;
+	return r;
+}
+
 /* A ready request, now RUNNING and ours: finish it or wait again. */
 static void step(struct uaio_req *req, unsigned revents)
 {
 	int64_t n;
 
 	if (req->kind == KIND_POLL) {
-		req_complete(req, revents & req->poll_events);
+		req_complete(req, poll_wake_result(req, revents));
 		return;
 	}
 	n = req_try_nowait(req);

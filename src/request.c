@@ -288,7 +288,9 @@ static int64_t run_stream(struct uaio_req *req)
 	ssize_t r;
 
 	for (;;) {
-		if (atomic_load_explicit(&req->ctx->dead, memory_order_relaxed))
+		/* relaxed: polled every slice; a late sight costs one slice. */
+		if (atomic_load_explicit(&req->ctx->dead, memory_order_relaxed) ||
+		    atomic_load_explicit(&g_exiting, memory_order_relaxed))
 			return req->done ? (int64_t)req->done : -ECANCELED;
 		if (poll(&p, 1, 100) <= 0)
 			continue;

@@ -154,10 +154,45 @@ static enum route finish_now(struct uaio_req *req, int64_t res, int64_t *out)
 /* Pipes, sockets, ttys, eventfds: one non-blocking attempt, then wait for
  * readiness in the poller (or, for a file that cannot be tried without
  * blocking, in a worker that polls in slices). */
+/* Kernel AIO refuses, at submit with -EINVAL, a read or write on a file
+ * without read_iter/write_iter.  Among unseekable files those are
+ * anonymous-inode files of a few kinds, told apart by their link name. */
+static int anon_rw_check(int fd, bool wr)
+{
+	static const struct { const char *name; bool rd, wr; } kinds[] = {
+		{ "anon_inode:[eventfd]", true, false },
+		{ "anon_inode:[signalfd]", true, false },
+		{ "anon_inode:[timerfd]", true, false },
+		{ "anon_inode:inotify", false, false },
+		{ "anon_inode:[eventpoll]", false, false },
+		{ "anon_inode:[pidfd]", false, false },
+	};
+	char path[40], name[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, name, sizeof(name) - 1);
+	if (n < 0)
+		return 0;
+	name[n] = 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(name, kinds[i].name))
+			return (wr ? kinds[i].wr : kinds[i].rd) ? 0 : -EINVAL;
+	return 0;
+}
+
 static int route_stream(struct uaio_req *req, bool user_nowait, int64_t *res, enum route *rt)
 {
 	int64_t n;
+	int ret;
 
+	ret = anon_rw_check((int)req->cb.aio_fildes, req->cb.aio_lio_opcode == IOCB_CMD_PWRITE ||
+						    req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV);
+	if (ret < 0)
+		return ret;
 	req->kind = KIND_STREAM;
 	n = req_try_nowait(req);
 	if (n == -EOPNOTSUPP) {
@@ -219,7 +254,8 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 		return 0;	/* would wait for the device: never inline */
 	n = req_try_nowait(req);
 	if (n == -ESPIPE)
-		return route_stream(req, user_nowait, res, rt);
+		/* An O_NONBLOCK pipe or socket answers -EAGAIN, as with the kernel. */
+		return route_stream(req, user_nowait || (req->fl & O_NONBLOCK), res, rt);
 	if (n == -EISDIR)
 		return -EINVAL;	/* the kernel: no read_iter on a directory */
 	if (n == -EOPNOTSUPP && !wr && is_dir((int)req->cb.aio_fildes))
@@ -365,7 +401,10 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 }
 
 /* Checks one copied iocb in the kernel's order and starts it. */
-static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok)
+/* *keyed: set when the iocb got as far as the kernel's aio_key store
+ * (after the fd and eventfd lookups), whether or not it then failed. */
+static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok,
+		      bool *keyed)
 {
 	struct uaio_ctx *ctx = b->ctx;
 	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
@@ -393,6 +432,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	ret = -EFAULT;
 	if (!key_ok)
 		goto out_release;
+	*keyed = true;
 	switch (cb->aio_lio_opcode) {
 	case IOCB_CMD_PREAD:
 	case IOCB_CMD_PWRITE:
@@ -463,6 +503,19 @@ static int write_keys(bool checked, const uint64_t *ptrs, int n)
 	return n;
 }
 
+/* write_keys() zeroed aio_key of a whole chunk in one call; the kernel
+ * stores it only for iocbs that pass the fd checks and stops at the first
+ * failure.  Puts back the caller's value where it was not 0 (rare: the
+ * kernel itself requires 0 for cancel), in iocbs [from, to). */
+static void restore_keys(bool checked, const uint64_t *ptrs, const struct iocb *cbs,
+			 int from, int to)
+{
+	for (int j = from; j < to; j++)
+		if (cbs[j].aio_key)
+			ua_write(checked, ptrs[j] + offsetof(struct iocb, aio_key),
+				 &cbs[j].aio_key, sizeof(cbs[j].aio_key));
+}
+
 /* Copies up to n iocb pointers; returns how many leading ones were readable. */
 static int read_ptrs(bool checked, uint64_t *ptrs, struct iocb **src, int n)
 {
@@ -507,10 +560,15 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 		m = read_ptrs(checked, ptrs, iocbpp + i, k);
 		m = ua_read_pieces(checked, cbs, ptrs, m, sizeof(struct iocb));
 		keys = write_keys(checked, ptrs, m);
-		for (j = 0; j < m && !err; j++) {
-			err = submit_one(&b, &cbs[j], ptrs[j], j < keys);
-			if (!err)
-				i++;
+		for (j = 0; j < m; j++) {
+			bool keyed = false;
+
+			err = submit_one(&b, &cbs[j], ptrs[j], j < keys, &keyed);
+			if (err) {
+				restore_keys(checked, ptrs, cbs, keyed ? j + 1 : j, keys);
+				break;
+			}
+			i++;
 		}
 		batch_flush(&b);
 		if (!err && m < k)
