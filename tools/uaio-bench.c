@@ -2385,7 +2385,7 @@ static void write_svg(const struct run *R)
 /* ---- --cost: the engines' own cost per request ------------------------------------ */
 
 enum { COST_URING_NOP, COST_URING_READ0, COST_KAIO, COST_UAIO, COST_UAIO_NOCHECK, COST_UAIO_URING,
-       COST_UAIO_URING_NOCHECK, COST_COUNT };
+       COST_UAIO_URING_NOCHECK, COST_UAIO_SYSCALLS, COST_COUNT };
 
 static const struct {
 	const char *name, *desc;
@@ -2399,6 +2399,9 @@ static const struct {
 	[COST_UAIO_URING] = { "uaio-uring", "0-byte reads, io_uring executor, checks on", ENG_UAIO_URING },
 	[COST_UAIO_URING_NOCHECK] = { "uaio-uring-nocheck", "0-byte reads, io_uring executor, UAIO_F_NOCHECK",
 				      ENG_UAIO_URING_NOCHECK },
+	/* Last: interception, once on, stays on for the whole process. */
+	[COST_UAIO_SYSCALLS] = { "uaio-syscalls", "0-byte reads, raw io_submit + io_getevents intercepted "
+				 "(uaio_intercept_syscalls), default executor", ENG_UAIO },
 };
 
 static const unsigned cost_batches[2] = { 1, 64 };
@@ -2450,13 +2453,14 @@ static int cost_round(int row, aio_context_t ctx, struct io_uring *ring, struct 
 		return 0;
 	}
 	for (unsigned sent = 0; sent < batch; sent += (unsigned)r) {
-		r = row == COST_KAIO ? sys_ret(syscall(SYS_io_submit, ctx, (long)(batch - sent), cbs + sent))
+		r = row == COST_KAIO || row == COST_UAIO_SYSCALLS
+			? sys_ret(syscall(SYS_io_submit, ctx, (long)(batch - sent), cbs + sent))
 				     : uaio_submit(ctx, (long)(batch - sent), cbs + sent);
 		if (r <= 0)
 			return r ? r : -EAGAIN;
 	}
 	while (got < batch) {
-		r = row == COST_KAIO
+		r = row == COST_KAIO || row == COST_UAIO_SYSCALLS
 			? sys_ret(syscall(SYS_io_getevents, ctx, (long)(batch - got), (long)batch, ev, NULL))
 			: uaio_getevents(ctx, (long)(batch - got), (long)batch, ev, NULL);
 		if (r == -EINTR)
@@ -2486,6 +2490,10 @@ static void cost_cell(int row, unsigned bi, double runtime, int fd, void *buf, s
 		r = io_uring_queue_init(64, &ring, 0);
 	} else if (row == COST_KAIO) {
 		r = sys_ret(syscall(SYS_io_setup, 64, &ctx));
+	} else if (row == COST_UAIO_SYSCALLS) {
+		r = uaio_intercept_syscalls(0);
+		if (r == 0)
+			r = sys_ret(syscall(SYS_io_setup, 64, &ctx));
 	} else {
 		struct uaio_params p;
 
@@ -2517,7 +2525,7 @@ static void cost_cell(int row, unsigned bi, double runtime, int fd, void *buf, s
 	c1 = cpu_now();
 	if (row == COST_URING_NOP || row == COST_URING_READ0)
 		io_uring_queue_exit(&ring);
-	else if (row == COST_KAIO)
+	else if (row == COST_KAIO || row == COST_UAIO_SYSCALLS)
 		syscall(SYS_io_destroy, ctx);
 	else
 		uaio_destroy(ctx);
