@@ -19,8 +19,25 @@ ${CC:-cc} -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE ${UAIO_TEST_CFLAGS:-} -o "$
 	tests/compat/libaio_cases.c tests/compat/raw_aio.c || fail "could not compile the raw-syscall case program"
 nm -D "$bin" | grep -q ' U io_submit' && fail "$bin still imports io_submit"
 
-"$bin" >"$bin.kernel" 2>"$bin.kernel.err" || { tail "$bin.kernel.err"; fail "kernel run exited $?"; }
-"$build/uaio-run" -v --syscalls "$bin" >"$bin.uaio" 2>"$bin.uaio.err" || { tail "$bin.uaio.err"; fail "intercepted run exited $?"; }
+"$bin" >"$bin.kernel" 2>"$bin.kernel.err"
+rc=$?
+[ $rc -eq 0 ] || { tail "$bin.kernel.err"; fail "kernel run exited $rc"; }
+case "${UAIO_SAN:-}" in
+'')	"$build/uaio-run" -v --syscalls "$bin" >"$bin.uaio" 2>"$bin.uaio.err"
+	rc=$?;;
+*)	# What uaio-run --syscalls does, without running bash itself under the
+	# sanitizer runtime, which must come first in the preload list.
+	rt=$(${CC:-cc} -print-file-name="lib${UAIO_SAN}.so")
+	rm -f "$bin.report"
+	LD_PRELOAD="$rt:$build/lib/uaio/libuaio-preload.so" UAIO_SYSCALLS=1 UAIO_REPORT="$bin.report" \
+		"$bin" >"$bin.uaio" 2>"$bin.uaio.err"
+	rc=$?
+	awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
+	     END { if (v["setups"] > 0 && v["submitted"] > 0 && v["submitted"] == v["completed"])
+			printf "uaio-run: served by uaio, executor %s: %d contexts, %d requests submitted, %d completed\n",
+				v["executors"], v["setups"], v["submitted"], v["completed"] }' "$bin.report" >>"$bin.uaio.err";;
+esac
+[ $rc -eq 0 ] || { tail "$bin.uaio.err"; fail "intercepted run exited $rc"; }
 grep -q 'served by uaio' "$bin.uaio.err" || { tail -n 3 "$bin.uaio.err"; fail "uaio did not serve the intercepted run"; }
 
 names=$(grep -v '^#' "$difffile" | cut -f1 | grep .)
