@@ -101,8 +101,17 @@ while IFS= read -r line || [ -n "$line" ]; do
 	fi
 done <"$difffile"
 
+# TSan delivers signals itself, deferred to its interceptors' exits, so a
+# signal that the kernel leaves pending under a restored mask may be handled
+# inside the wait: that case compares the sanitizer, not uaio, under TSan.
+tsan_only=
+if [ "${UAIO_SAN:-}" = tsan ]; then
+	tsan_only=pgetevents_sigmask_eintr
+	echo "note: under TSan, $tsan_only is not compared (TSan's deferred signal delivery)"
+fi
+
 filter() {
-	awk -v names="${!listed[*]}" '
+	awk -v names="${!listed[*]} $tsan_only" '
 		BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) skip[a[i] ": "] = 1 }
 		{ p = index($0, ": "); if (!((p ? substr($0, 1, p + 1) : "") in skip)) print }' "$1"
 }

@@ -12,6 +12,12 @@ bin="$out/raw_cases"
 difffile=tests/compat/differences.txt
 fail() { echo "FAIL: $*"; exit 1; }
 [ -f /usr/include/libaio.h ] || { echo "skipped: libaio.h (libaio-dev) is needed for the case program's types"; exit 77; }
+if [ "${UAIO_SAN:-}" = tsan ]; then
+	# TSan's runtime and the preloaded SIGSYS/sigaction interposers crash at
+	# start-up; intercept_syscalls covers interception under TSan.
+	echo "skipped: the preload library cannot run under TSan's runtime"
+	exit 77
+fi
 [ -f "$build/lib/uaio/libuaio-preload.so" ] || fail "no $build/lib/uaio/libuaio-preload.so"
 mkdir -p "$out"
 # shellcheck disable=SC2086
