@@ -87,8 +87,15 @@ left=$(ls -A "$TMPDIR")
 [ -z "$left" ] || bad "temporary file left behind: $left"
 
 # 2. Writes with --verify, on several files, mixed, fsync, two jobs.
+# Under TSan, glibc's POSIX AIO threads (uninstrumented) crash TSan's race
+# reporter on writes; the other engines are still verified there.
+wr_engines=() pa=,posix-aio
+if [ "${UAIO_SAN:-}" = tsan ]; then
+	wr_engines=(--engines kaio,uaio,uaio-nocheck,uaio-uring,io_uring,sync) pa=
+	echo "note: TSan build: write/verify runs leave posix-aio out"
+fi
 out="$dir/verify.out"
-"$bench" "${tiny[@]}" --rw randwrite --verify --filename "$dir/f1:$dir/f2" --numjobs 2 \
+"$bench" "${tiny[@]}" "${wr_engines[@]}" --rw randwrite --verify --filename "$dir/f1:$dir/f2" --numjobs 2 \
 	--fsync 8 --batch-submit 4 --batch-complete 2 --json "$dir/verify.json" >"$out" 2>"$dir/verify.err"
 rc=$?
 [ $rc -eq 0 ] || { bad "randwrite --verify exited $rc"; cat "$out" "$dir/verify.err"; }
@@ -98,7 +105,7 @@ n=$(grep -c ' 0/[1-9][0-9]* bad$' "$out")
 json_check "$dir/verify.json" 1
 [ -f "$dir/f1" ] && [ -f "$dir/f2" ] || bad "--filename files not kept"
 "$bench" --size 4M --io-size 2M --rw rw --rwmix 70 --verify --direct=1 --filename "$dir/f3" \
-	--engines kaio,uaio,io_uring,posix-aio,sync >"$dir/rw.out" 2>&1
+	--engines "kaio,uaio,io_uring$pa,sync" >"$dir/rw.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { bad "rw --io-size --verify --direct exited $rc"; cat "$dir/rw.out"; }
 grep -q ' [1-9][0-9]*/[0-9]* bad$' "$dir/rw.out" && bad "rw verify mismatches"
