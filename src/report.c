@@ -66,7 +66,7 @@ static void report_write(void)
 		       (int)getpid(), atomic_load_explicit(&setups, memory_order_relaxed),
 		       names[0] ? names : "-", st.submitted, st.completed, st.inline_done,
 		       st.offloaded, st.polled, st.cancelled);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (write(fd, line, (size_t)len) < 0) {

@@ -111,7 +111,7 @@ rc=$?
 grep -q ' [1-9][0-9]*/[0-9]* bad$' "$dir/rw.out" && bad "rw verify mismatches"
 "$bench" --size 4M --runtime 0.1 --ramp 0 --rw read --iodepth 4 --numjobs 3 --mode cold \
 	--engines sync,kaio --baseline sync >"$dir/seq.out" 2>&1 || { bad "seq read cold exited $?"; cat "$dir/seq.out"; }
-grep -q '^sync .* 1.00 ' "$dir/seq.out" || bad "--baseline sync: no 1.00 ratio on the sync row"
+grep -q '^sync .* 1.00 ' "$dir/seq.out" || { bad "--baseline sync: no 1.00 ratio on the sync row"; cat "$dir/seq.out"; }
 
 # 3. Bad input: exit 2, exactly one line on stderr, nothing left behind.
 badcase() { # DESCRIPTION ARGS...
