@@ -34,7 +34,7 @@ case "${UAIO_SAN:-}" in
 *)	# What uaio-run --syscalls does, without running bash itself under the
 	# sanitizer runtime, which must come first in the preload list.
 	rt=$(${CC:-cc} -print-file-name="lib${UAIO_SAN}.so")
-	rm -f "$bin.report"
+	: >"$bin.report"	# uaio appends to an existing report file only
 	LD_PRELOAD="$rt:$build/lib/uaio/libuaio-preload.so" UAIO_SYSCALLS=1 UAIO_REPORT="$bin.report" \
 		"$bin" >"$bin.uaio" 2>"$bin.uaio.err"
 	rc=$?
