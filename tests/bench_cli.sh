@@ -109,7 +109,7 @@ json_check "$dir/verify.json" 1
 rc=$?
 [ $rc -eq 0 ] || { bad "rw --io-size --verify --direct exited $rc"; cat "$dir/rw.out"; }
 grep -q ' [1-9][0-9]*/[0-9]* bad$' "$dir/rw.out" && bad "rw verify mismatches"
-"$bench" --size 4M --runtime 0.1 --ramp 0 --rw read --iodepth 4 --numjobs 3 --mode cold \
+"$bench" --size 4M --runtime 0.5 --ramp 0.05 --rw read --iodepth 4 --numjobs 3 --mode cold \
 	--engines sync,kaio --baseline sync >"$dir/seq.out" 2>&1 || { bad "seq read cold exited $?"; cat "$dir/seq.out"; }
 grep -q '^sync .* 1.00 ' "$dir/seq.out" || { bad "--baseline sync: no 1.00 ratio on the sync row"; cat "$dir/seq.out"; }
 
