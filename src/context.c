@@ -382,7 +382,7 @@ UAIO_API int uaio_destroy(aio_context_t h)
 		ctx->exec->ctx_fini(ctx);	/* nothing of ours is in flight any more */
 	ctx_put(ctx);	/* the table's reference */
 	ctx_put(ctx);	/* ours */
-	report_destroyed();
+	report_write();
 	return 0;
 }
 

@@ -112,19 +112,8 @@ static void threads_submit(struct uaio_req **reqs, int n)
 
 static void run(struct uaio_req *req)
 {
-	int s = REQ_QUEUED;
-
-	/* acq_rel: one exchange decides between us and a canceller. */
-	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
-						     memory_order_acq_rel, memory_order_acquire)) {
-		/* Cancelled: its event is posted.  The canceller may still be
-		 * unlinking it under active_lock; wait for that to finish. */
-		pthread_mutex_lock(&req->ctx->active_lock);
-		pthread_mutex_unlock(&req->ctx->active_lock);
-		req_free(req);
-		return;
-	}
-	req_complete(req, req_run_blocking(req));
+	if (req_claim(req, REQ_QUEUED))
+		req_complete(req, req_run_blocking(req));
 }
 
 /* Spins for queued work.  The budget (pool lock held to change it) halves

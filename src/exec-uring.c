@@ -374,18 +374,8 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 
 static void poll_done(struct uaio_req *req, int res, struct done_list *d)
 {
-	int s = REQ_WAITING;
-
-	/* acq_rel: one exchange decides between us and a canceller. */
-	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
-						     memory_order_acq_rel, memory_order_acquire)) {
-		/* Cancelled: the event is posted; the canceller may still be
-		 * unlinking it under active_lock. */
-		pthread_mutex_lock(&req->ctx->active_lock);
-		pthread_mutex_unlock(&req->ctx->active_lock);
-		req_free(req);
-		return;
-	}
+	if (!req_claim(req, REQ_WAITING))
+		return;		/* cancelled: its event is posted */
 	if (res > 0 && (res & req->poll_events)) {
 		done_add(d, req, poll_wake_result(req, (unsigned)res));
 		return;

@@ -172,6 +172,7 @@ void inflight_done(struct uaio_ctx *ctx);
 /* request.c */
 struct uaio_req *req_alloc(const struct uaio_req *proto);
 void req_free(struct uaio_req *req);
+bool req_claim(struct uaio_req *req, int from);
 void req_complete(struct uaio_req *req, int64_t res);
 void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n);
 void active_unlink_locked(struct uaio_req *req);
@@ -206,7 +207,7 @@ void uring_atfork_child(void);
 /* report.c */
 void report_setup(const char *exec_name);
 void report_atfork_child(void);
-void report_destroyed(void);
+void report_write(void);
 
 /* intercept.c */
 bool intercept_is_active(void);

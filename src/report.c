@@ -44,7 +44,7 @@ void report_atfork_child(void)
  * process that ends with _exit(), as fio's job processes do, has usually
  * destroyed its contexts first) and at exit; the reader keeps the last
  * line of each pid. */
-static void report_write(void)
+void report_write(void)
 {
 	const char *path = getenv("UAIO_REPORT");
 	struct uaio_stats st;
@@ -73,11 +73,6 @@ static void report_write(void)
 		/* nothing to do: the report is best effort */
 	}
 	close(fd);
-}
-
-void report_destroyed(void)
-{
-	report_write();
 }
 
 /* Runs from _dl_fini, after the exit-time drain (an atexit handler

@@ -78,6 +78,22 @@ void active_unlink_locked(struct uaio_req *req)
 	req->act_prev = req->act_next = NULL;
 }
 
+/* One exchange decides between an executor and a canceller: moves req from
+ * `from` to RUNNING and returns true; or, when a canceller won (it has
+ * posted the event), waits until the canceller has finished unlinking req
+ * under active_lock, frees it and returns false. */
+bool req_claim(struct uaio_req *req, int from)
+{
+	/* acq_rel: the winner sees the other side's writes to req. */
+	if (atomic_compare_exchange_strong_explicit(&req->state, &from, REQ_RUNNING,
+						    memory_order_acq_rel, memory_order_acquire))
+		return true;
+	pthread_mutex_lock(&req->ctx->active_lock);
+	pthread_mutex_unlock(&req->ctx->active_lock);
+	req_free(req);
+	return false;
+}
+
 /* The executor finished req (state RUNNING): post its event, free it. */
 void req_complete(struct uaio_req *req, int64_t res)
 {
