@@ -52,10 +52,11 @@ static unsigned possible_cpus(void)
 		n = hi + 1;
 	else
 		n = (unsigned)sysconf(_SC_NPROCESSORS_CONF);
-	if (f)
-		fclose(f);
 	n = n ? n : 1;
-	atomic_store_explicit(&cached, n, memory_order_relaxed);
+	if (f) {	/* no descriptor (fds ran out): ask again next time */
+		fclose(f);
+		atomic_store_explicit(&cached, n, memory_order_relaxed);
+	}
 	return n;
 }
 

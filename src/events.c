@@ -220,6 +220,21 @@ static long ts_until_ms(const struct timespec *deadline)
 	return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000 > 0x7fffffff ? 0x7fffffff : (ns + 999999) / 1000000);
 }
 
+/* pgetevents without an eventfd (descriptors ran out): ppoll on no
+ * descriptor still applies the mask atomically; it sleeps at most 1 ms
+ * and the caller looks at the ring again.  0, -ETIMEDOUT or -EINTR. */
+static int wait_slice(const struct timespec *deadline, const sigset_t *sigmask)
+{
+	long ms = ts_until_ms(deadline);
+	struct timespec rel = { 0, 1000000 };
+
+	if (ms == 0)
+		return -ETIMEDOUT;
+	if (ppoll(NULL, 0, &rel, sigmask) < 0 && errno == EINTR)
+		return -EINTR;
+	return 0;
+}
+
 /* Sleeps until a completer wakes us, the deadline passes or a signal
  * arrives.  Returns 0, -ETIMEDOUT or -EINTR. */
 static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline,
@@ -229,7 +244,7 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	long r = 0;
 
 	if (sigmask && (w.efd = thread_efd()) < 0)
-		return -EINTR;
+		return wait_slice(deadline, sigmask);
 	pthread_mutex_lock(&ctx->post_lock);
 	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
 		pthread_mutex_unlock(&ctx->post_lock);

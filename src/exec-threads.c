@@ -45,8 +45,12 @@ unsigned pool_cap(void)
 
 static void *worker_main(void *arg);
 
-static void spawn_worker(void)
+/* Starts a worker already counted in nthreads; on failure (threads or
+ * memory ran out) takes the count back and returns false. */
+static bool spawn_worker(void)
 {
+	bool ok;
+
 	pthread_attr_t attr;
 	pthread_t t;
 
@@ -54,7 +58,8 @@ static void spawn_worker(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	thread_block_signals_attr(&attr);
-	if (pthread_create(&t, &attr, worker_main, NULL) != 0) {
+	ok = pthread_create(&t, &attr, worker_main, NULL) == 0;
+	if (!ok) {
 		pthread_mutex_lock(&pool.lock);
 		pool.nthreads--;	/* the queue is served by those that exist */
 		pthread_mutex_unlock(&pool.lock);
@@ -62,6 +67,7 @@ static void spawn_worker(void)
 		atomic_fetch_add_explicit(&g_workers, 1, memory_order_relaxed); /* statistic */
 	}
 	pthread_attr_destroy(&attr);
+	return ok;
 }
 
 /* Decides, under the lock, how to get the queued work going: nothing if a
@@ -83,12 +89,39 @@ static int kick_locked(void)
 	return 0;
 }
 
+static void run(struct uaio_req *req);
+
+/* No worker exists and none could be started: the caller runs what is
+ * queued itself rather than leave accepted requests with nobody to run
+ * them.  Submit refuses work up front in that state (pool_reserve), so
+ * this serves only the last worker's idle exit racing a submit, and the
+ * io_uring executor handing back what its ring did not take. */
+static void run_stranded(void)
+{
+	struct uaio_req *req;
+
+	for (;;) {
+		pthread_mutex_lock(&pool.lock);
+		req = pool.nthreads ? NULL : pool.head;
+		if (req) {
+			pool.head = req->next;
+			if (!pool.head)
+				pool.tail = NULL;
+			atomic_fetch_sub_explicit(&pool.queued, 1, memory_order_relaxed); /* hint */
+		}
+		pthread_mutex_unlock(&pool.lock);
+		if (!req)
+			return;
+		run(req);
+	}
+}
+
 static void kick(int what)
 {
 	if (what == 1)
 		futex_wake(&pool.seq, 1, true);
-	else if (what == 2)
-		spawn_worker();
+	else if (what == 2 && !spawn_worker())
+		run_stranded();
 }
 
 static void threads_submit(struct uaio_req **reqs, int n)
@@ -234,6 +267,24 @@ static void threads_submit_entry(struct uaio_req **reqs, int n)
 {
 	pthread_once(&tunables_once, pool_init_tunables);
 	threads_submit(reqs, n);
+}
+
+/* Submit asks before it accepts work for the pool: 0 if a worker exists
+ * or could be started now, -EAGAIN if threads ran out (clone refused,
+ * no memory for a stack) and none is left.  As the kernel's io_submit
+ * answers -EAGAIN when it cannot take the first iocb for want of
+ * resources, the request is refused rather than accepted and stranded. */
+int pool_reserve(void)
+{
+	bool start;
+
+	pthread_once(&tunables_once, pool_init_tunables);
+	pthread_mutex_lock(&pool.lock);
+	start = pool.nthreads == 0;
+	if (start)
+		pool.nthreads++;	/* counted before it runs, as kick_locked does */
+	pthread_mutex_unlock(&pool.lock);
+	return !start || spawn_worker() ? 0 : -EAGAIN;
 }
 
 const struct exec_ops exec_threads = {

@@ -246,6 +246,15 @@ static bool ring_ready(void)
 	return r == 0;
 }
 
+/* Submit asks before it accepts a request for the ring: 0 if the ring
+ * runs or could be started now.  If not (no descriptor, no memory, no
+ * thread for its completions), submit hands the request to the poller
+ * (POLL) or the pool instead, as fall_back would. */
+int uring_reserve(void)
+{
+	return ring_ready() ? 0 : -EAGAIN;
+}
+
 /* Requests of one context, QUEUED: mark them ours, then one enter. */
 static void uring_submit(struct uaio_req **reqs, int n)
 {
@@ -665,8 +674,11 @@ static void uring_ctx_fini(struct uaio_ctx *ctx)
 
 /* ---- auto: does io_uring work here?  Asked once per process. ---- */
 
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-static int probe_res;	/* written once under probe_once */
+/* Protects probe_res and probed.  A probe that failed for want of memory
+ * or descriptors is not kept: the next setup asks again. */
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static int probe_res;
+static bool probed;
 
 static void probe(void)
 {
@@ -694,14 +706,23 @@ static void probe(void)
 /* 0 when io_uring works here, else setup's -errno for it. */
 int uring_probe(void)
 {
-	pthread_once(&probe_once, probe);
-	return probe_res;
+	int r;
+
+	pthread_mutex_lock(&probe_lock);
+	if (!probed) {
+		probe();
+		probed = probe_res != -ENOMEM;
+	}
+	r = probe_res;
+	pthread_mutex_unlock(&probe_lock);
+	return r;
 }
 
 /* ---- fork ---- */
 
 void uring_atfork_prepare(void)
 {
+	pthread_mutex_lock(&probe_lock);
 	pthread_mutex_lock(&U.life);
 	pthread_mutex_lock(&U.sq_lock);
 }
@@ -710,6 +731,7 @@ void uring_atfork_parent(void)
 {
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_mutex_unlock(&U.life);
+	pthread_mutex_unlock(&probe_lock);
 }
 
 /* The child has no completion thread and no ring mappings (DONTFORK);
@@ -732,6 +754,7 @@ void uring_atfork_child(void)
 	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* single-threaded here */
 	U.life = fresh;
 	U.sq_lock = fresh;
+	probe_lock = fresh;
 }
 
 const struct exec_ops exec_uring = {

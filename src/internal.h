@@ -187,6 +187,7 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
 void poller_arm(struct uaio_req *req);
 unsigned poll_wake_result(const struct uaio_req *req, unsigned revents);
 bool poller_cancel(struct uaio_req *req);
+int poller_reserve(void);
 void poller_atfork_prepare(void);
 void poller_atfork_parent(void);
 void poller_atfork_child(void);
@@ -197,9 +198,11 @@ void pool_atfork_parent(void);
 void pool_atfork_child(void);
 void pool_set_cap(unsigned cap);
 unsigned pool_cap(void);
+int pool_reserve(void);
 
 /* exec-uring.c */
 int uring_probe(void);
+int uring_reserve(void);
 void uring_atfork_prepare(void);
 void uring_atfork_parent(void);
 void uring_atfork_child(void);

@@ -100,13 +100,15 @@ static int poller_start(void)
 
 /* The group for fd, created if needed.  A group whose file is no longer
  * the one fd names (closed and reused) is detached into *stale. */
-static struct group *group_get(int fd, struct uaio_req **stale)
+static struct group *group_get(int fd, struct uaio_req **stale, int *err)
 {
 	struct group *g;
 	struct stat st;
 
+	*err = -EBADF;
 	if (fstat(fd, &st) < 0)
 		return NULL;
+	*err = -ENOMEM;
 	if ((size_t)fd >= P.nfd) {
 		size_t n = (size_t)fd + 64;
 		struct group **t = realloc(P.byfd, n * sizeof(*t));
@@ -146,11 +148,26 @@ static void fail_list(struct uaio_req *list, int64_t res)
 	}
 }
 
+/* Submit asks before it accepts a request that must wait here: 0 when
+ * the poller runs or could be started now, -EAGAIN when it cannot (no
+ * descriptor for its epoll, no thread): uaio's own resources ran out,
+ * not the caller's, so the answer is the kernel's "try again". */
+int poller_reserve(void)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&P.lock);
+	if (!P.started)
+		err = poller_start();
+	pthread_mutex_unlock(&P.lock);
+	return err < 0 ? -EAGAIN : 0;
+}
+
 /* Takes ownership of a RUNNING request: it waits here until ready. */
 void poller_arm(struct uaio_req *req)
 {
 	struct uaio_req *stale = NULL;
-	struct group *g;
+	struct group *g = NULL;
 	int err = 0;
 
 	pthread_mutex_lock(&P.lock);
@@ -158,8 +175,10 @@ void poller_arm(struct uaio_req *req)
 		err = poller_start();
 	if (!err && atomic_load(&req->ctx->dead))	/* seq_cst: pairs with destroy */
 		err = -ECANCELED;
-	if (!err && !(g = group_get((int)req->cb.aio_fildes, &stale)))
-		err = -EBADF;
+	if (!err)
+		g = group_get((int)req->cb.aio_fildes, &stale, &err);
+	if (g)
+		err = 0;
 	if (!err) {
 		req->grp_next = g->reqs;
 		g->reqs = req;

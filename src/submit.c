@@ -20,6 +20,7 @@ struct batch {
 	struct uaio_ctx *ctx;
 	struct uaio_req *pool[BATCH];
 	int npool;
+	bool have_pool, have_poller;	/* reserve() succeeded in this call */
 };
 
 static void batch_flush(struct batch *b)
@@ -359,23 +360,51 @@ static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 	return 0;
 }
 
+/* Makes sure whatever will run a request routed rt exists (a worker, the
+ * poller, the ring) before submit accepts it; -EAGAIN if it cannot be had
+ * (threads or descriptors ran out).  Asked once per call and kind. */
+static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
+{
+	bool ring = b->ctx->exec == &exec_uring;
+	int r;
+
+	if (rt == ROUTE_POLLER && !(req->kind == KIND_POLL && ring)) {
+		if (!b->have_poller && (r = poller_reserve()) < 0)
+			return r;
+		b->have_poller = true;
+		return 0;
+	}
+	if (ring && req->kind != KIND_STREAM && uring_reserve() == 0)
+		return 0;
+	if (ring && req->kind == KIND_POLL)
+		return poller_reserve();	/* where a POLL goes when the ring is down */
+	if (!b->have_pool && (r = pool_reserve()) < 0)
+		return r;
+	b->have_pool = true;
+	return 0;
+}
+
 static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 {
 	struct uaio_ctx *ctx = b->ctx;
 	struct uaio_req *req;
-	int resfd = -1;
+	int resfd = -1, ret;
 
+	if ((ret = reserve(b, proto, rt)) < 0)
+		return ret;
+	/* The kernel takes a reference on the eventfd and needs no descriptor;
+	 * our dup failing is our own limit, so -EAGAIN, not -EMFILE. */
 	if (proto->cb.aio_flags & IOCB_FLAG_RESFD) {
 		resfd = fcntl((int)proto->cb.aio_resfd, F_DUPFD_CLOEXEC, 0);
 		if (resfd < 0)
-			return -errno;
+			return -EAGAIN;
 	}
 	proto->resfd = resfd;
 	req = req_alloc(proto);
-	if (!req) {
+	if (!req) {	/* the kernel's aio_get_req failing: -EAGAIN */
 		if (resfd >= 0)
 			close(resfd);
-		return -ENOMEM;
+		return -EAGAIN;
 	}
 	proto->iov = NULL;	/* now owned by req */
 	if (rt == ROUTE_POLLER && req->kind == KIND_POLL && ctx->exec->takes_poll)
