@@ -36,7 +36,7 @@
 static inline void x_skip_under_valgrind(void)
 {
 	if (t_under_valgrind())
-		t_skip("valgrind emulates clone/mmap and needs descriptors of its own");
+		t_skip("valgrind refuses seccomp filters and RLIMIT_NOFILE changes (it keeps descriptors of its own)");
 }
 
 static inline void x_install(struct sock_filter *f, unsigned short n, bool all_threads)
