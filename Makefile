@@ -92,7 +92,7 @@ tests: $(TESTS) $(TEST_SUPPORT)
 $(BUILD)/%: tests/support/%.c $(STLIB)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/t.h $(STLIB)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests -o $@ $< $(STLIB) $(LDLIBS)
 

@@ -138,6 +138,8 @@ int main(void)
 	struct sigaction sa;
 	struct out u, k;
 
+	t_want_eintr = 1;	/* -EINTR is what this test checks */
+
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = SA_RESTART;

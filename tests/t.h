@@ -130,10 +130,21 @@ static inline int k_cancel(aio_context_t ctx, struct iocb *cb, struct io_event *
 {
 	return syscall(SYS_io_cancel, ctx, cb, ev) < 0 ? -errno : 0;
 }
+/* The kernel's io_getevents answers -EINTR whenever TIF_NOTIFY_SIGNAL is
+ * set, and io_uring sets it on a thread that submitted to a ring when that
+ * ring has task work for it: a test that ran a case on uaio's io_uring
+ * executor just before the kernel's case sees spurious -EINTRs.  The
+ * kernel side retries them unless the test is about -EINTR (it sets
+ * t_want_eintr); the timeout is a safety net, restarting it is harmless. */
+static int t_want_eintr;
 static inline int k_getevents(aio_context_t ctx, long min_nr, long nr,
 			      struct io_event *ev, struct timespec *ts)
 {
-	long r = syscall(SYS_io_getevents, ctx, min_nr, nr, ev, ts);
+	long r;
+
+	do
+		r = syscall(SYS_io_getevents, ctx, min_nr, nr, ev, ts);
+	while (r < 0 && errno == EINTR && !t_want_eintr);
 	return r < 0 ? -errno : (int)r;
 }
 static inline int k_pgetevents(aio_context_t ctx, long min_nr, long nr,
@@ -141,7 +152,11 @@ static inline int k_pgetevents(aio_context_t ctx, long min_nr, long nr,
 			       const sigset_t *mask)
 {
 	struct { const sigset_t *m; size_t sz; } s = { mask, 8 };
-	long r = syscall(SYS_io_pgetevents, ctx, min_nr, nr, ev, ts, mask ? &s : NULL);
+	long r;
+
+	do
+		r = syscall(SYS_io_pgetevents, ctx, min_nr, nr, ev, ts, mask ? &s : NULL);
+	while (r < 0 && errno == EINTR && !t_want_eintr);
 	return r < 0 ? -errno : (int)r;
 }
 
