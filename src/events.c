@@ -104,6 +104,7 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 	uint64_t now = stats_clock(&stamp, 1);	/* outside the lock */
 	struct io_event *ev;
 
+	stats_posted(&stamp, 1);	/* before the event can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
 	ev = &ctx->ring->io_events[ctx->tail];
 	ev->data = data;
@@ -121,7 +122,6 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
-	stats_posted(&stamp, 1);
 }
 
 /* Posts n events under one lock, with one tail publication and wake-up
@@ -130,6 +130,7 @@ void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint6
 {
 	uint64_t now = stats_clock(stamps, n);	/* outside the lock */
 
+	stats_posted(stamps, n);	/* before the events can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
 	for (int i = 0; i < n; i++) {
 		ctx->ring->io_events[ctx->tail] = evs[i];
@@ -145,7 +146,6 @@ void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint6
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
-	stats_posted(stamps, n);
 }
 
 /* Copies up to nr events to the caller and advances head.  Returns the

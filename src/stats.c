@@ -144,14 +144,16 @@ void stats_event_locked(struct uaio_ctx *ctx, int64_t res, uint64_t stamp, uint6
 	add_locked(&xs->lat_sum_ns, lat);
 }
 
-/* n events were posted: those handed on are no longer in flight. */
+/* n events are about to be posted: those handed on are no longer in
+ * flight.  Called before the events can be seen, so that a reaper that
+ * then submits more never finds them still counted. */
 void stats_posted(const uint64_t *stamps, int n)
 {
 	long long handed = 0;
 
 	for (int i = 0; i < n; i++)
 		handed += stamps[i] != STAMP_INLINE;
-	if (handed)	/* relaxed: a statistic */
+	if (handed)	/* relaxed: a statistic; the tail's release publishes it with the events */
 		atomic_fetch_sub_explicit(&inflight, handed, memory_order_relaxed);
 }
 
