@@ -53,6 +53,7 @@ struct uaio_ring {
 
 /* uaio_params.flags */
 #define UAIO_F_NOCHECK	(1u << 0)	/* skip the -EFAULT pointer checks */
+#define UAIO_F_NOSTATS	(1u << 1)	/* no latency histogram (no clock reads) */
 
 struct uaio_params {
 	const char *executor;	/* "threads", "uring", "auto"; NULL: $UAIO_EXECUTOR or "auto" */
@@ -74,19 +75,40 @@ int uaio_pgetevents(aio_context_t ctx, long min_nr, long nr,
 		    const sigset_t *sigmask);
 const char *uaio_executor_name(aio_context_t ctx);
 
-/* Counters of one context (or, with ctx 0, of the whole process). */
+/* Statistics of one context (or, with ctx 0, of the whole process,
+ * destroyed contexts included): see uaio_stats(3).  Fixed size, 3072
+ * bytes; the byte offsets of the fields are part of the ABI. */
+#define UAIO_STATS_ERRNOS	136	/* errno_count[]: one per errno value below this */
+#define UAIO_STATS_BUCKETS	224	/* lat_bucket[]: see uaio_stats_bucket_ns() */
+
 struct uaio_stats {
-	unsigned long long submitted;	/* requests accepted by submit */
-	unsigned long long completed;	/* events posted to rings */
-	unsigned long long inline_done;	/* completed at submit, no hand-off */
-	unsigned long long offloaded;	/* handed to the executor */
-	unsigned long long polled;	/* waited for readiness in the poller */
-	unsigned long long cancelled;	/* cancelled before they ran */
-	unsigned long long contexts;	/* live contexts (process only) */
-	unsigned long long workers;	/* live worker threads (process only) */
-	unsigned long long reserved[8];
+	unsigned long long submitted;	/*    0: requests accepted by submit */
+	unsigned long long completed;	/*    8: events posted to rings */
+	unsigned long long inline_done;	/*   16: completed at submit, no hand-off */
+	unsigned long long offloaded;	/*   24: handed to the executor */
+	unsigned long long polled;	/*   32: waited for readiness in the poller */
+	unsigned long long cancelled;	/*   40: cancelled before they ran */
+	unsigned long long contexts;	/*   48: live contexts (process only) */
+	unsigned long long workers;	/*   56: live worker threads (process only) */
+	unsigned long long errors;	/*   64: events with res < 0 */
+	unsigned long long in_flight;	/*   72: submitted, event not yet posted */
+	unsigned long long peak_in_flight; /* 80: highest in_flight seen */
+	unsigned long long lat_count;	/*   88: events in the latency histogram */
+	unsigned long long lat_sum_ns;	/*   96: their latencies added up */
+	unsigned long long lat_p50_ns;	/*  104: percentiles of the histogram: */
+	unsigned long long lat_p99_ns;	/*  112:   the upper bound of the bucket */
+	unsigned long long lat_p999_ns;	/*  120:   holding them; 0 without samples */
+	unsigned long long errno_count[UAIO_STATS_ERRNOS]; /* 128: [e] events with res == -e; [0] other res < 0 */
+	unsigned long long lat_bucket[UAIO_STATS_BUCKETS]; /* 1216: submit-to-posted latencies */
+	unsigned long long reserved[8];	/* 3008: 0 */
 };
 int uaio_stats(aio_context_t ctx, struct uaio_stats *st);
+/* Lower bound in nanoseconds of latency bucket i (0 <= i <= UAIO_STATS_BUCKETS;
+ * bucket i ends where i + 1 begins; the last one also holds longer ones). */
+unsigned long long uaio_stats_bucket_ns(unsigned i);
+/* The pct-th percentile (0 < pct <= 100) of st's histogram, as the upper
+ * bound of the bucket that holds it; 0 if the histogram is empty. */
+unsigned long long uaio_stats_percentile(const struct uaio_stats *st, double pct);
 
 /* Serve this process's io_setup, io_submit, io_getevents, io_pgetevents,
  * io_cancel and io_destroy system calls (issued directly, without libaio)

@@ -14,7 +14,7 @@ UAIO_API int uaio_cancel(aio_context_t h, struct iocb *iocb, struct io_event *re
 	struct uaio_ctx *ctx;
 	struct uaio_req *req;
 	uint32_t key;
-	uint64_t data = 0, obj = (uint64_t)(uintptr_t)iocb;
+	uint64_t data = 0, stamp = 0, obj = (uint64_t)(uintptr_t)iocb;
 	int64_t res = 0;
 	int own = -EINVAL, fd = -1;
 
@@ -31,13 +31,14 @@ UAIO_API int uaio_cancel(aio_context_t h, struct iocb *iocb, struct io_event *re
 			continue;
 		data = req->cb.aio_data;	/* copied before the exchange frees it */
 		fd = req->resfd;
+		stamp = req->t_submit;
 		own = req_cancel_locked(req, &res, true);
 		break;
 	}
 	pthread_mutex_unlock(&ctx->active_lock);
 	if (own >= 0 && own != CANCEL_DONE) {
 		atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed); /* statistic */
-		post_event(ctx, data, obj, res, fd, true);
+		post_event(ctx, data, obj, res, fd, true, stamp);
 		if (own == CANCEL_OWN)
 			req_free(req);
 	}

@@ -34,6 +34,7 @@ static void global_init(void)
 {
 	quota_max = (unsigned long)env_long("UAIO_MAX_NR", 65536);
 	checks_default = env_long("UAIO_NOCHECK", 0) == 0;
+	g_stats_default = env_long("UAIO_STATS", 1) != 0;
 	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(at_exit_drain);
@@ -137,6 +138,8 @@ void ctx_put(struct uaio_ctx *ctx)
 	pthread_mutex_destroy(&ctx->post_lock);
 	pthread_mutex_destroy(&ctx->reap_lock);
 	pthread_mutex_destroy(&ctx->active_lock);
+	/* relaxed: the last reference; nobody else can see ctx any more. */
+	free(atomic_load_explicit(&ctx->xs, memory_order_relaxed));
 	free(ctx);
 }
 
@@ -269,6 +272,8 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		flags = p->flags;
 	if (!checks_default)
 		flags |= UAIO_F_NOCHECK;
+	if (!g_stats_default)
+		flags |= UAIO_F_NOSTATS;
 	if (ua_read(!(flags & UAIO_F_NOCHECK), &cur, (uint64_t)(uintptr_t)ctxp, sizeof(cur)) < 0)
 		return -EFAULT;
 	if (cur || nr_events == 0)
@@ -277,7 +282,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		for (unsigned i = 0; i < 13; i++)
 			if (p->reserved[i])
 				return -EINVAL;
-		if (p->flags & ~UAIO_F_NOCHECK)
+		if (p->flags & ~(UAIO_F_NOCHECK | UAIO_F_NOSTATS))
 			return -EINVAL;
 		if (p->threads)
 			pool_set_cap(p->threads);
@@ -346,16 +351,6 @@ static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
 	}
 }
 
-static void retire_stats(struct uaio_ctx *ctx)
-{
-	retired.submitted += ctx->st_submitted;
-	retired.completed += ctx->st_completed;
-	retired.inline_done += ctx->st_inline;
-	retired.offloaded += ctx->st_offloaded;
-	retired.polled += ctx->st_polled;
-	retired.cancelled += ctx->st_cancelled;
-}
-
 /* Errors: -EINVAL unknown or already destroyed context. */
 UAIO_API int uaio_destroy(aio_context_t h)
 {
@@ -375,7 +370,7 @@ UAIO_API int uaio_destroy(aio_context_t h)
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
 	pthread_rwlock_wrlock(&table_lock);
 	ctx_uninstall(ctx);
-	retire_stats(ctx);
+	stats_add_ctx(&retired, ctx);	/* its counts stay in the process totals */
 	ctx->ring_gone = true;	/* ctx->ring stays a valid address: the library's view is never unmapped */
 	pthread_rwlock_unlock(&table_lock);
 	pthread_mutex_unlock(&ctx->reap_lock);
@@ -399,16 +394,7 @@ UAIO_API const char *uaio_executor_name(aio_context_t h)
 	return name;
 }
 
-static void add_ctx_stats(struct uaio_stats *st, struct uaio_ctx *c)
-{
-	st->submitted += c->st_submitted;
-	st->completed += c->st_completed;
-	st->inline_done += c->st_inline;
-	st->offloaded += c->st_offloaded;
-	st->polled += c->st_polled;
-	st->cancelled += c->st_cancelled;
-}
-
+/* Errors: -EINVAL unknown context; -EFAULT st not writable. */
 UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 {
 	struct uaio_stats s;
@@ -418,18 +404,19 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 	if (h) {
 		if (!(ctx = ctx_get(h)))
 			return -EINVAL;
-		add_ctx_stats(&s, ctx);
+		stats_add_ctx(&s, ctx);
 		ctx_put(ctx);
 	} else {
 		pthread_rwlock_rdlock(&table_lock);
 		s = retired;
 		for (size_t i = 0; i < table_len; i++)
 			if (table[i])
-				add_ctx_stats(&s, table[i]);
+				stats_add_ctx(&s, table[i]);
 		s.contexts = nlive;
 		pthread_rwlock_unlock(&table_lock);
 		s.workers = atomic_load_explicit(&g_workers, memory_order_relaxed);
 	}
+	stats_finish(&s, h == 0);
 	if (ua_write(true, (uint64_t)(uintptr_t)st, &s, sizeof(s)) < 0)
 		return -EFAULT;
 	return 0;
@@ -499,6 +486,7 @@ static void atfork_child(void)
 	ua_atfork_child();
 	report_atfork_child();
 	memset(&retired, 0, sizeof(retired));	/* the child's statistics start afresh */
+	stats_atfork_child();
 	pool_atfork_child();
 	poller_atfork_child();
 	uring_atfork_child();

@@ -98,10 +98,13 @@ void ctx_wake_all(struct uaio_ctx *ctx)
 	pthread_mutex_unlock(&ctx->post_lock);
 }
 
-void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
+/* stamp: the request's t_submit (STAMP_*), for the statistics. */
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp)
 {
+	uint64_t now = stats_clock(&stamp, 1);	/* outside the lock */
 	struct io_event *ev;
 
+	stats_posted(&stamp, 1);	/* before the event can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
 	ev = &ctx->ring->io_events[ctx->tail];
 	ev->data = data;
@@ -112,6 +115,7 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
 	ctx->completed++;
 	/* relaxed: a statistic, counted before the event can be seen. */
 	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed);
+	stats_event_locked(ctx, res, stamp, now);
 	/* release: the event is written before any reader sees the new tail. */
 	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
 	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
@@ -120,13 +124,18 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res)
 	pthread_mutex_unlock(&ctx->post_lock);
 }
 
-/* Posts n events under one lock, with one tail publication and wake-up. */
-void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, int n)
+/* Posts n events under one lock, with one tail publication and wake-up
+ * (and one clock read for the statistics). */
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n)
 {
+	uint64_t now = stats_clock(stamps, n);	/* outside the lock */
+
+	stats_posted(stamps, n);	/* before the events can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
 	for (int i = 0; i < n; i++) {
 		ctx->ring->io_events[ctx->tail] = evs[i];
 		ctx->tail = (ctx->tail + 1) % ctx->nr;
+		stats_event_locked(ctx, evs[i].res, stamps[i], now);
 	}
 	ctx->completed += (unsigned)n;
 	/* relaxed: a statistic, counted before the events can be seen. */

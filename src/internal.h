@@ -67,6 +67,8 @@ struct uaio_req {
 	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
 	bool orphan;			/* completed while held: active_lock */
 	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
+	uint64_t t_submit;		/* STAMP_* or CLOCK_MONOTONIC ns when handed on; set before
+					 * active_insert, read-only after */
 	struct iovec iov_inline[4];
 };
 
@@ -86,6 +88,24 @@ struct waiter {
 	struct waiter *next, *prev;
 	_Atomic uint32_t woken;		/* futex word: 0 -> 1 by a completer */
 	int efd;			/* pgetevents: eventfd to poke, else -1 */
+};
+
+/* req->t_submit and the stamps passed to the posting functions: below
+ * STAMP_TIMED the request is not timed; above, it is its hand-off time. */
+enum {
+	STAMP_INLINE = 0,	/* posted within submit: latency 0, never in flight */
+	STAMP_UNTIMED = 1,	/* handed on, statistics off (UAIO_F_NOSTATS) */
+	STAMP_TIMED = 2,
+};
+
+/* A context's errno counts and latency histogram, allocated by its first
+ * submit (so that contexts that never submit stay small).  Written only
+ * under the context's post_lock, by load and store (no read-modify-write);
+ * read without the lock by uaio_stats: every field is a relaxed atomic. */
+struct ctx_stats {
+	_Atomic unsigned long long lat_sum_ns;
+	_Atomic unsigned long long errno_count[UAIO_STATS_ERRNOS];
+	_Atomic unsigned long long lat_bucket[UAIO_STATS_BUCKETS];
 };
 
 struct exec_ops;
@@ -119,7 +139,8 @@ struct uaio_ctx {
 
 	/* statistics: relaxed counters, read without ordering */
 	_Atomic unsigned long long st_submitted, st_completed, st_inline,
-		st_offloaded, st_polled, st_cancelled;
+		st_offloaded, st_polled, st_cancelled, st_peak;
+	_Atomic(struct ctx_stats *) xs;	/* set once (release) by the first submit; acquire */
 	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
 };
 
@@ -161,9 +182,10 @@ pid_t ua_pid(void);
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
 
 /* events.c */
-void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res);
-void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, int n);
-void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd);
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp);
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n);
+void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
+		uint64_t stamp);
 void ctx_wake_all(struct uaio_ctx *ctx);
 bool slot_get(struct uaio_ctx *ctx);
 void slot_put(struct uaio_ctx *ctx);
@@ -206,6 +228,18 @@ int uring_reserve(void);
 void uring_atfork_prepare(void);
 void uring_atfork_parent(void);
 void uring_atfork_child(void);
+
+/* stats.c */
+void stats_prepare(struct uaio_ctx *ctx);
+uint64_t stats_stamp(const struct uaio_ctx *ctx);
+uint64_t stats_clock(const uint64_t *stamps, int n);
+void stats_event_locked(struct uaio_ctx *ctx, int64_t res, uint64_t stamp, uint64_t now);
+void stats_posted(const uint64_t *stamps, int n);
+void stats_handed(struct uaio_ctx *ctx, int n);
+void stats_add_ctx(struct uaio_stats *st, struct uaio_ctx *ctx);
+void stats_finish(struct uaio_stats *st, bool process);
+void stats_atfork_child(void);
+extern bool g_stats_default;
 
 /* report.c */
 void report_setup(const char *exec_name);

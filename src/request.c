@@ -11,9 +11,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd)
+void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
+		uint64_t stamp)
 {
-	ctx_post(ctx, data, obj, res);
+	ctx_post(ctx, data, obj, res, stamp);
 	if (resfd >= 0) {
 		eventfd_write(resfd, 1);	/* after the event is visible, as the kernel */
 		if (own_fd)
@@ -104,7 +105,7 @@ void req_complete(struct uaio_req *req, int64_t res)
 	atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
 	active_unlink_locked(req);
 	pthread_mutex_unlock(&ctx->active_lock);
-	post_event(ctx, req->cb.aio_data, req->obj, res, req->resfd, true);
+	post_event(ctx, req->cb.aio_data, req->obj, res, req->resfd, true, req->t_submit);
 	req_free(req);
 }
 
@@ -115,6 +116,7 @@ void req_complete(struct uaio_req *req, int64_t res)
 void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 {
 	struct io_event ev[64];
+	uint64_t stamps[64];
 	int fds[64];
 	bool keep[64];
 
@@ -130,12 +132,13 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 			atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
 			active_unlink_locked(req);
 			ev[j - i] = (struct io_event){ req->cb.aio_data, req->obj, res[j], 0 };
+			stamps[j - i] = req->t_submit;
 			fds[j - i] = req->resfd;
 			keep[j - i] = req->cancel_hold;
 			req->orphan = req->cancel_hold;
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
-		ctx_post_many(ctx, ev, j - i);
+		ctx_post_many(ctx, ev, stamps, j - i);
 		for (int k = 0; k < j - i; k++) {
 			if (fds[k] >= 0) {
 				eventfd_write(fds[k], 1);	/* after the event is visible */
@@ -179,7 +182,7 @@ int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
 {
 	struct uaio_req *list = NULL, *req, *next;
-	struct { uint64_t data, obj; int64_t res; int fd; } *ev = NULL;
+	struct { uint64_t data, obj, stamp; int64_t res; int fd; } *ev = NULL;
 	size_t n = 0, cap = 0;
 
 	pthread_mutex_lock(&ctx->active_lock);
@@ -202,6 +205,7 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
 		ev[n].data = req->cb.aio_data;
 		ev[n].obj = req->obj;
 		ev[n].fd = req->resfd;
+		ev[n].stamp = req->t_submit;
 		own = req_cancel_locked(req, &res, false);
 		if (own < 0 || own == CANCEL_DONE)
 			continue;
@@ -214,7 +218,7 @@ void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only)
 	pthread_mutex_unlock(&ctx->active_lock);
 	for (size_t i = 0; i < n; i++) {
 		atomic_fetch_add_explicit(&ctx->st_cancelled, 1, memory_order_relaxed); /* statistic */
-		post_event(ctx, ev[i].data, ev[i].obj, ev[i].res, ev[i].fd, true);
+		post_event(ctx, ev[i].data, ev[i].obj, ev[i].res, ev[i].fd, true, ev[i].stamp);
 	}
 	free(ev);
 	for (req = list; req; req = next) {

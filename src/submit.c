@@ -21,6 +21,8 @@ struct batch {
 	struct uaio_req *pool[BATCH];
 	int npool;
 	bool have_pool, have_poller;	/* reserve() succeeded in this call */
+	int handed;		/* requests handed on (not completed inline) */
+	uint64_t stamp;		/* their t_submit: one clock read per call; 0 until needed */
 };
 
 static void batch_flush(struct batch *b)
@@ -412,11 +414,15 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	/* relaxed: the state is published to others by the locks that follow. */
 	atomic_store_explicit(&req->state, rt == ROUTE_POOL ? REQ_QUEUED : REQ_RUNNING,
 			      memory_order_relaxed);
+	if (!b->stamp)
+		b->stamp = stats_stamp(ctx);
+	req->t_submit = b->stamp;
 	if (!active_insert(req)) {	/* destroyed meanwhile */
-		post_event(ctx, req->cb.aio_data, req->obj, -ECANCELED, req->resfd, true);
+		post_event(ctx, req->cb.aio_data, req->obj, -ECANCELED, req->resfd, true, STAMP_INLINE);
 		req_free(req);
 		return 0;
 	}
+	b->handed++;
 	if (rt == ROUTE_POOL) {
 		atomic_fetch_add_explicit(&ctx->st_offloaded, 1, memory_order_relaxed); /* statistic */
 		b->pool[b->npool++] = req;
@@ -486,7 +492,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	if (rt == ROUTE_DONE) {
 		atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
 		post_event(ctx, cb->aio_data, uptr, res,
-			   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false);
+			   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false, STAMP_INLINE);
 		ret = 0;
 	} else {
 		ret = dispatch(b, &req, rt);
@@ -581,6 +587,7 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 		goto out;
 	}
 	checked = !(b.ctx->flags & UAIO_F_NOCHECK);
+	stats_prepare(b.ctx);
 	if (nr > b.ctx->nr)
 		nr = b.ctx->nr;
 	while (i < nr && !err) {
@@ -603,6 +610,8 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 		if (!err && m < k)
 			err = -EFAULT;
 	}
+	if (b.handed)
+		stats_handed(b.ctx, b.handed);
 out:
 	inflight_done(b.ctx);
 	ctx_put(b.ctx);
