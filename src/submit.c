@@ -384,7 +384,7 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	atomic_store_explicit(&req->state, rt == ROUTE_POOL ? REQ_QUEUED : REQ_RUNNING,
 			      memory_order_relaxed);
 	if (!active_insert(req)) {	/* destroyed meanwhile */
-		post_event(ctx, req->cb.aio_data, req->obj, -ECANCELED, req->resfd, true);
+		post_event(ctx, req->cb.aio_data, req->obj, req_cancelled_res(req), req->resfd, true);
 		req_free(req);
 		return 0;
 	}
