@@ -345,7 +345,7 @@ static void on_event(struct thr *t, const struct io_event *ev)
 		t->resfd_total++;
 	}
 
-	if (s->cancel_rc == -EINPROGRESS) {
+	if (s->cancel_rc == -EINPROGRESS || s->cancel_rc == 0) {
 		long long want = s->kind == K_POLL ? 0 : -ECANCELED;
 
 		/* a stream write cancelled part-way reports the bytes it moved */
