@@ -8,8 +8,9 @@
  * Each thread owns one context at a time (set up with a random nr_events on
  * the executor $UAIO_EXECUTOR names) and loops: submit batches of 1..32
  * random requests (pread, pwrite, preadv, pwritev, fsync, fdsync on regular
- * files, buffered and O_DIRECT; reads and writes on a pipe, a socketpair and
- * an eventfd; POLL on all of them; some with IOCB_FLAG_RESFD), reap them
+ * files, buffered and O_DIRECT; reads and writes on a pipe and a socketpair,
+ * reads on an eventfd (whose writes must be refused with -EINVAL, as by the
+ * kernel); POLL on all of them; some with IOCB_FLAG_RESFD), reap them
  * through uaio_getevents or, on odd threads, straight from the ring, cancel
  * random requests in flight, destroy the context with requests in flight,
  * and fork a child that checks its inherited context is unknown and does
@@ -777,10 +778,10 @@ static int prep(struct thr *t, struct slot *s)
 		uaio_prep_pread(cb, t->efd, s->buf, 8, 0);
 		t->ereading = 1;
 	} else {		/* POLL */
-		static const short ev[] = { POLLIN, POLLIN, POLLIN, POLLOUT, POLLOUT };
-		unsigned k = rn(t, 5);
+		static const short ev[] = { POLLIN, POLLIN, POLLIN, POLLOUT, POLLOUT, POLLIN };
+		unsigned k = rn(t, 6);
 		int pfd = k == 0 ? t->efd : k == 1 ? t->st[S_PIPE].rfd : k == 2 ? t->st[S_SOCK].rfd
-			: k == 3 ? t->st[S_PIPE].wfd : t->efd;
+			: k == 3 ? t->st[S_PIPE].wfd : k == 4 ? t->efd : fd;	/* 5: a regular file */
 
 		if (t->polls >= MAXPOLL)
 			return -1;
@@ -981,6 +982,23 @@ static void do_fork(struct thr *t)
 		report(t, &t->errors, "fork child: status %#x", st);
 }
 
+/* A write on an eventfd is refused at submit (-EINVAL), as by the kernel
+ * (no write_iter): nothing is accepted, no event may follow. */
+static void refused_write(struct thr *t)
+{
+	struct iocb cb, *v = &cb;
+	uint64_t one = 1;
+	int r;
+
+	uaio_prep_pwrite(&cb, t->efd, &one, 8, 0);
+	cb.aio_data = mkdata(t, NSLOT, 0);	/* an event for it would be `unknown` */
+	r = uaio_submit(t->ctx, 1, &v);
+	if (r != -EINVAL)
+		report(t, &t->errors, "eventfd write submitted: %d, expected -EINVAL", r);
+	if (r == 1)
+		t->requests++;
+}
+
 static void *thread_main(void *arg)
 {
 	struct thr *t = arg;
@@ -1007,6 +1025,8 @@ static void *thread_main(void *arg)
 			close_ctx(t);
 		else if (what < 974 && t->iters % 64 == 0)
 			do_fork(t);
+		else if (what < 976)
+			refused_write(t);
 	}
 	if (t->ctx)
 		close_ctx(t);
