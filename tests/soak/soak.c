@@ -870,7 +870,7 @@ static void quiesce(struct thr *t)
 		    s->kind != K_FSYNC)
 			cancel_one(t, s);
 	}
-	while (t->active > 0 && idle < 30000) {	/* 30000 waits of 2 ms: a minute */
+	while (t->active > 0 && idle < 60000) {	/* 60000 idle waits of 2 ms: two minutes */
 		if (reap(t, 1) == 0)
 			idle++;
 		else
