@@ -39,6 +39,8 @@
  *  - cancel: -EINPROGRESS must be followed by an event with -ECANCELED (0
  *    for POLL); -EAGAIN and -EINVAL by an event with an ordinary result;
  *    0 must carry the event in *result and none may follow in the ring;
+ *  - the iocb is copied at submit: an eighth of them are scribbled on
+ *    (all but aio_key) right after submit; events and cancel must not care;
  *  - every result: anything else is an `error`, printed.
  * The last line is the summary; exit 0 only if every zero-counter is zero.
  */
@@ -82,6 +84,8 @@ struct slot {
 	uint64_t seq;		/* the aio_data's sequence part */
 	uint64_t last_done;	/* sequence of the last event seen */
 	uint64_t spos;		/* stream position of the first byte */
+	uint64_t data;		/* aio_data as submitted */
+	unsigned pollmask;	/* POLL: the events asked for */
 	int cancel_rc;		/* 1: not cancelled; else cancel's answer */
 	int poisoned;		/* buffer holds 0x5a since a destroy */
 	unsigned poison_len;
@@ -423,8 +427,8 @@ static void on_event(struct thr *t, const struct io_event *ev)
 		}
 		break;
 	case K_POLL:
-		if (res < 0 || !(res & (long long)(s->cb.aio_buf | POLLERR | POLLHUP)))
-			report(t, &t->errors, "poll %#llx: res %lld", (unsigned long long)s->cb.aio_buf, res);
+		if (res < 0 || !(res & (long long)(s->pollmask | POLLERR | POLLHUP)))
+			report(t, &t->errors, "poll %#x: res %lld", s->pollmask, res);
 		break;
 	}
 	slot_release(t, s);
@@ -601,7 +605,7 @@ static void cancel_one(struct thr *t, struct slot *s)
 	case 0:
 		s->cancel_rc = 0;
 		t->c_zero++;
-		if (res.data != s->cb.aio_data)
+		if (res.data != s->data)
 			report(t, &t->errors, "cancel 0 without the event in *result");
 		else
 			on_event(t, &res);
@@ -787,6 +791,7 @@ static int prep(struct thr *t, struct slot *s)
 			return -1;
 		s->kind = K_POLL;
 		uaio_prep_poll(cb, pfd, (unsigned)ev[k]);
+		s->pollmask = (unsigned)ev[k];
 		t->polls++;
 	}
 	if (rn(t, 5) == 0) {
@@ -822,7 +827,7 @@ static void submit_batch(struct thr *t)
 		if (!s || prep(t, s) < 0)
 			break;
 		s->seq = ++t->seqno;
-		s->cb.aio_data = mkdata(t, idx, s->seq);
+		s->data = s->cb.aio_data = mkdata(t, idx, s->seq);
 		v[n] = &s->cb;
 		ss[n++] = s;
 	}
@@ -850,10 +855,22 @@ static void submit_batch(struct thr *t)
 		n = done;
 	}
 	for (unsigned k = 0; k < n; k++) {
-		if (ss[k]->cb.aio_key != 0)
-			report(t, &t->errors, "aio_key %u after submit", ss[k]->cb.aio_key);
+		struct iocb *cb = &ss[k]->cb;
+
+		if (cb->aio_key != 0)
+			report(t, &t->errors, "aio_key %u after submit", cb->aio_key);
 		if (ss[k]->resfd)
 			t->resfd_sub++;
+		/* the iocb was copied at submit: scribbling on it now changes
+		 * nothing (but aio_key, which cancel reads, stays 0) */
+		if (rn(t, 8) == 0) {
+			cb->aio_data = ~0ull;
+			cb->aio_buf = 0;
+			cb->aio_nbytes = 1;
+			cb->aio_offset = -1;
+			cb->aio_fildes = ~0u;
+			cb->aio_lio_opcode = 0xff;
+		}
 	}
 	t->requests += n;
 }
@@ -885,7 +902,7 @@ static void quiesce(struct thr *t)
 
 		if (s->active) {
 			report(t, &t->lost, "lost: data %#llx kind %d cancel %d",
-			       (unsigned long long)s->cb.aio_data, s->kind, s->cancel_rc);
+			       (unsigned long long)s->data, s->kind, s->cancel_rc);
 			slot_release(t, s);
 		}
 	}
