@@ -47,7 +47,7 @@ TEST_SUPPORT := $(BUILD)/executors
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
 
-.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench clean install uninstall deps
+.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench soak soak-ci clean install uninstall deps
 
 all: lib tools tests
 
@@ -136,6 +136,29 @@ check-valgrind: deps
 bench: deps
 	$(MAKE) $(BUILD)/uaio-bench
 	$(BUILD)/uaio-bench $(BENCH_ARGS)
+
+# The soak test (tests/soak/soak.c, not in `make check`): SOAK_SECONDS per
+# executor this machine offers, SOAK_THREADS threads, SOAK_ARGS extra
+# options (e.g. --seed 42).  `make soak-ci` is CI's bounded run: 20 s per
+# executor, then 20 s per executor built with TSan (a report fails it).
+SOAK_SECONDS ?= 600
+SOAK_THREADS ?= 4
+SOAK_ARGS    ?=
+SOAK_TSAN    := TSAN_OPTIONS="halt_on_error=1 exitcode=66 die_after_fork=0 $${TSAN_OPTIONS:-}"
+
+$(BUILD)/soak: tests/soak/soak.c $(STLIB)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS)
+
+soak: $(BUILD)/soak $(TEST_SUPPORT)
+	@for ex in $$($(BUILD)/executors); do \
+		echo "soak: $$ex, $(SOAK_SECONDS) s"; \
+		UAIO_EXECUTOR=$$ex $(if $(filter tsan,$(SAN)),$(SOAK_TSAN)) $(BUILD)/soak \
+			--threads $(SOAK_THREADS) --seconds $(SOAK_SECONDS) --quiet $(SOAK_ARGS) || exit 1; \
+	done
+
+soak-ci: deps
+	$(MAKE) soak SOAK_SECONDS=20
+	$(MAKE) SAN=tsan soak SOAK_SECONDS=20
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -203,6 +203,9 @@ int64_t req_run_blocking(struct uaio_req *req);
 int64_t req_try_nowait(struct uaio_req *req);
 bool active_insert(struct uaio_req *req);
 int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait);
+/* The event's res for a request ended by cancel or destroy: 0 for POLL,
+ * the bytes already moved by a partly done stream write, else -ECANCELED. */
+int64_t req_cancelled_res(const struct uaio_req *req);
 void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
 
 /* poller.c */

@@ -194,7 +194,7 @@ void poller_arm(struct uaio_req *req)
 	pthread_mutex_unlock(&P.lock);
 	fail_list(stale, -EBADF);
 	if (err)
-		req_complete(req, err == -ECANCELED && req->kind == KIND_POLL ? 0 : err);
+		req_complete(req, err == -ECANCELED ? req_cancelled_res(req) : err);
 }
 
 static bool unlink_req(struct group *g, struct uaio_req *req)

@@ -156,6 +156,14 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
  * caller now owns req (must post *res and free it), CANCEL_POST if
  * cancelled but still owned by the executor (post *res only), CANCEL_DONE
  * if the executor did it all, or -EAGAIN / -EINVAL. */
+int64_t req_cancelled_res(const struct uaio_req *req)
+{
+	if (req->kind == KIND_POLL)
+		return 0;
+	/* bytes already in the pipe or socket reached the reader: report them */
+	return req->done ? (int64_t)req->done : -ECANCELED;
+}
+
 int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 {
 	int s = REQ_QUEUED;
@@ -165,12 +173,12 @@ int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 	/* acq_rel: the winner of the exchange owns the request's fate. */
 	if (atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
 						    memory_order_acq_rel, memory_order_acquire)) {
-		*res = req->kind == KIND_POLL ? 0 : -ECANCELED;
+		*res = req_cancelled_res(req);
 		active_unlink_locked(req);
 		return CANCEL_POST;
 	}
 	if (s == REQ_WAITING && poller_cancel(req)) {
-		*res = req->kind == KIND_POLL ? 0 : -ECANCELED;
+		*res = req_cancelled_res(req);
 		active_unlink_locked(req);
 		return CANCEL_OWN;
 	}

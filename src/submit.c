@@ -418,7 +418,7 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 		b->stamp = stats_stamp(ctx);
 	req->t_submit = b->stamp;
 	if (!active_insert(req)) {	/* destroyed meanwhile */
-		post_event(ctx, req->cb.aio_data, req->obj, -ECANCELED, req->resfd, true, STAMP_INLINE);
+		post_event(ctx, req->cb.aio_data, req->obj, req_cancelled_res(req), req->resfd, true, STAMP_INLINE);
 		req_free(req);
 		return 0;
 	}
