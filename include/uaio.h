@@ -58,7 +58,8 @@ struct uaio_params {
 	const char *executor;	/* "threads", "uring", "auto"; NULL: $UAIO_EXECUTOR or "auto" */
 	unsigned threads;	/* worker cap for the threads executor; 0: default */
 	unsigned flags;		/* UAIO_F_* */
-	unsigned reserved[13];	/* must be 0 */
+	const char *faults;	/* fault injection spec, see uaio_faults(7); NULL: $UAIO_FAULTS */
+	unsigned reserved[11];	/* must be 0 */
 };
 
 int uaio_setup(unsigned nr_events, aio_context_t *ctxp);

@@ -67,6 +67,9 @@ struct uaio_req {
 	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
 	bool orphan;			/* completed while held: active_lock */
 	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
+	unsigned char fault;		/* FAULT_*: faults.c's verdict at submit */
+	bool fault_route;		/* a held request goes to the executor (else the poller) */
+	uint64_t fault_arg;		/* bytes kept, delay (ns), then due time (CLOCK_MONOTONIC ns) */
 	struct iovec iov_inline[4];
 };
 
@@ -121,6 +124,7 @@ struct uaio_ctx {
 	_Atomic unsigned long long st_submitted, st_completed, st_inline,
 		st_offloaded, st_polled, st_cancelled;
 	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
+	struct faults *faults;		/* fault rules, fixed at setup; NULL: none */
 };
 
 /* The executor contract.  submit() takes a batch of requests of one
@@ -203,6 +207,17 @@ int uring_probe(void);
 void uring_atfork_prepare(void);
 void uring_atfork_parent(void);
 void uring_atfork_child(void);
+
+/* faults.c: fault injection, see uaio_faults(7) */
+enum { FAULT_NONE, FAULT_ERR, FAULT_SHORT, FAULT_DELAY };
+struct faults;
+int faults_parse(const char *spec, struct faults **out);
+void faults_free(struct faults *f);
+unsigned long long faults_injected(const struct faults *f);
+bool faults_submit(struct uaio_req *req, int64_t *res);
+bool faults_prep_rw(struct uaio_req *req);
+void faults_hold(struct uaio_req *req, bool route_pool);
+void faults_forget(struct uaio_ctx *ctx);
 
 /* report.c */
 void report_setup(const char *exec_name);
