@@ -124,6 +124,52 @@ static void destroy_held(int fd)
 	CHECK_EQ(uaio_destroy(ctx), 0);
 }
 
+/* Cancels racing the timer's release: every request ends with exactly one
+ * event, its data or -ECANCELED. */
+static void cancel_race(int fd)
+{
+	enum { N = 64 };
+	static unsigned char bufs[N][512];
+	static struct iocb cbs[N];
+	struct iocb *v[N];
+	struct io_event ev[N];
+	static char seen[N];
+	aio_context_t ctx = 0;
+	int got = 0;
+
+	REQUIRE(f_setup(N, &ctx, "seed=7;op=pread:p=0.5:delay=200us") == 0);
+	for (int round = 0; round < 20; round++) {
+		memset(seen, 0, sizeof(seen));
+		for (int i = 0; i < N; i++) {
+			uaio_prep_pread(&cbs[i], fd, bufs[i], 512, i * 512);
+			cbs[i].aio_data = (uint64_t)i;
+			v[i] = &cbs[i];
+		}
+		REQUIRE(uaio_submit(ctx, N, v) == N);
+		for (int i = N - 1; i >= 0; i--) {
+			int r = uaio_cancel(ctx, &cbs[i], &ev[0]);
+
+			CHECK(r == -EINPROGRESS || r == -EINVAL || r == -EAGAIN);
+		}
+		for (got = 0; got < N;) {
+			int n = uaio_getevents(ctx, 1, N - got, ev, NULL);
+
+			REQUIRE(n > 0);
+			for (int k = 0; k < n; k++) {
+				int i = (int)ev[k].data;
+
+				CHECK(!seen[i]);
+				seen[i] = 1;
+				CHECK(ev[k].res == 512 || ev[k].res == -ECANCELED);
+				if (ev[k].res == 512)
+					CHECK(pattern_at(bufs[i], 512, (uint64_t)i * 512));
+			}
+			got += n;
+		}
+	}
+	CHECK_EQ(uaio_destroy(ctx), 0);
+}
+
 int main(void)
 {
 	int fd = t_tmpfile(1 << 17, 0);
@@ -131,6 +177,7 @@ int main(void)
 	correct(fd);
 	overtake_and_cancel(fd);
 	destroy_held(fd);
+	cancel_race(fd);
 	close(fd);
 	return t_done();
 }
