@@ -45,7 +45,7 @@ enum req_kind { KIND_FILE, KIND_STREAM, KIND_SYNC, KIND_POLL };
 struct uaio_ctx;
 
 struct uaio_req {
-	struct uaio_req *next;		/* pool queue link: pool lock */
+	struct uaio_req *next;		/* pool queue link: pool lock; or faults.c's held list: its lock */
 	struct uaio_req *act_prev, *act_next; /* ctx active list: active_lock */
 	struct uaio_req *grp_next;	/* poller group list: poller lock */
 	struct uaio_req *sweep_next;	/* destroy's private list */
