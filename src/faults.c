@@ -14,10 +14,10 @@
  * process, which hands it to the executor when its time comes. */
 #include "internal.h"
 #include <ctype.h>
-#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,8 +337,9 @@ int faults_parse(const char *spec, struct faults **out)
 		ret = parse_item(&ps, tok, &seeded);
 	}
 	free(copy);
-	if (ret == 0 && ps.f->n) {
-		*out = ps.f;
+	if (ret == 0 && ps.f->n) {	/* keep only the rules used: one copy per context */
+		*out = realloc(ps.f, sizeof(struct faults) + ps.f->n * sizeof(struct rule));
+		*out = *out ? *out : ps.f;
 		return 0;
 	}
 	if (ret < 0 && getenv("UAIO_FAULTS_VERBOSE"))

@@ -106,6 +106,28 @@ int main(void)
 	CHECK_EQ(read_res(ctx, fd), 64);
 	CHECK_EQ(uaio_destroy(ctx), 0);
 
+	/* Silent by default; UAIO_FAULTS_VERBOSE: one line on stderr. */
+	{
+		char out[512] = "";
+		int tmp = t_tmpfile(0, 0), saved = dup(2);
+		ssize_t n;
+
+		REQUIRE(saved >= 0 && dup2(tmp, 2) == 2);
+		CHECK_EQ(try("err=EIO;op=pread:delay=5"), -EINVAL);
+		REQUIRE(setenv("UAIO_FAULTS_VERBOSE", "1", 1) == 0);
+		CHECK_EQ(try("err=EIO;op=pread:delay=5"), -EINVAL);
+		REQUIRE(unsetenv("UAIO_FAULTS_VERBOSE") == 0);
+		REQUIRE(dup2(saved, 2) == 2);
+		close(saved);
+		n = pread(tmp, out, sizeof(out) - 1, 0);
+		REQUIRE(n >= 0);
+		out[n] = 0;
+		CHECK(!strcmp(out, "uaio: fault spec, item 2: bad value for 'delay'\n"));
+		if (strcmp(out, "uaio: fault spec, item 2: bad value for 'delay'\n"))
+			fprintf(stderr, "stderr was: %s", out);
+		close(tmp);
+	}
+
 	/* An injected error does not hide a bad descriptor: submit says -EBADF. */
 	{
 		struct iocb cb, *v = &cb;
