@@ -50,8 +50,7 @@ int main(void)
 		"fd=1:fd=2:err=EIO",
 	};
 	static const char *good[] = {
-		"seed=42;op=pwrite,fsync:fd=5:path=/data/:p=0.01:err=EIO;"
-		"op=pread:every=100:short;op=pread:p=0.1:delay=5ms",
+		"seed=42;op=pwrite,fsync:fd=5:path=/data/:p=0.01:err=EIO;op=pread:every=100:short;op=pread:p=0.1:delay=5ms",
 		"", " ; ;", "err=5", "err=enospc", "seed=0", "op=all:err=EIO",
 		"op=read,write,sync,poll:after=3:count=1:p=0.5:delay=250us",
 		"short=0", "delay=100ns", "p=1:err=EIO", "p=0:err=EIO",
