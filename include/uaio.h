@@ -59,7 +59,8 @@ struct uaio_params {
 	const char *executor;	/* "threads", "uring", "auto"; NULL: $UAIO_EXECUTOR or "auto" */
 	unsigned threads;	/* worker cap for the threads executor; 0: default */
 	unsigned flags;		/* UAIO_F_* */
-	unsigned reserved[13];	/* must be 0 */
+	const char *faults;	/* fault injection spec, see uaio_faults(7); NULL: $UAIO_FAULTS */
+	unsigned reserved[11];	/* must be 0 */
 };
 
 int uaio_setup(unsigned nr_events, aio_context_t *ctxp);
@@ -100,7 +101,8 @@ struct uaio_stats {
 	unsigned long long lat_p999_ns;	/*  120:   holding them; 0 without samples */
 	unsigned long long errno_count[UAIO_STATS_ERRNOS]; /* 128: [e] events with res == -e; [0] other res < 0 */
 	unsigned long long lat_bucket[UAIO_STATS_BUCKETS]; /* 1216: submit-to-posted latencies */
-	unsigned long long reserved[8];	/* 3008: 0 */
+	unsigned long long faults_injected; /* 3008: requests uaio_faults(7) rules acted on */
+	unsigned long long reserved[7];	/* 3016: 0 */
 };
 int uaio_stats(aio_context_t ctx, struct uaio_stats *st);
 /* Lower bound in nanoseconds of latency bucket i (0 <= i <= UAIO_STATS_BUCKETS;

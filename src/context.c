@@ -140,6 +140,7 @@ void ctx_put(struct uaio_ctx *ctx)
 	pthread_mutex_destroy(&ctx->active_lock);
 	/* relaxed: the last reference; nobody else can see ctx any more. */
 	free(atomic_load_explicit(&ctx->xs, memory_order_relaxed));
+	faults_free(ctx->faults);
 	free(ctx);
 }
 
@@ -261,6 +262,7 @@ static void ctx_uninstall(struct uaio_ctx *ctx)
 static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
 {
 	const struct exec_ops *ex;
+	struct faults *faults;
 	bool fallback;
 	unsigned flags = 0;
 	aio_context_t cur;
@@ -279,7 +281,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	if (cur || nr_events == 0)
 		return -EINVAL;
 	if (p) {
-		for (unsigned i = 0; i < 13; i++)
+		for (unsigned i = 0; i < sizeof(p->reserved) / sizeof(p->reserved[0]); i++)
 			if (p->reserved[i])
 				return -EINVAL;
 		if (p->flags & ~(UAIO_F_NOCHECK | UAIO_F_NOSTATS))
@@ -293,9 +295,15 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	if ((unsigned long)(nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus()) * 2 >
 	    MAX_EVENTS_BYTES / sizeof(struct io_event))
 		return -EINVAL;
+	ret = faults_parse(p && p->faults ? p->faults : getenv("UAIO_FAULTS"), &faults);
+	if (ret < 0)
+		return ret;
 	ctx = ctx_new(nr_events, flags, ex);
-	if (!ctx)
+	if (!ctx) {
+		faults_free(faults);
 		return -ENOMEM;
+	}
+	ctx->faults = faults;	/* freed with ctx */
 	if (ex->ctx_init && (ret = ex->ctx_init(ctx)) < 0) {
 		if (!fallback) {	/* forced "uring": -EPERM, -ENOSYS or -ENOMEM */
 			ctx_put(ctx);
@@ -367,6 +375,8 @@ UAIO_API int uaio_destroy(aio_context_t h)
 	ctx_wake_all(ctx);
 	ctx_cancel_all(ctx, false);
 	wait_inflight(ctx, false);
+	if (ctx->faults)
+		faults_forget(ctx);	/* delayed requests, all cancelled by now */
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
 	pthread_rwlock_wrlock(&table_lock);
 	ctx_uninstall(ctx);

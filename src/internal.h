@@ -45,7 +45,7 @@ enum req_kind { KIND_FILE, KIND_STREAM, KIND_SYNC, KIND_POLL };
 struct uaio_ctx;
 
 struct uaio_req {
-	struct uaio_req *next;		/* pool queue link: pool lock */
+	struct uaio_req *next;		/* pool queue link: pool lock; or faults.c's held list: its lock */
 	struct uaio_req *act_prev, *act_next; /* ctx active list: active_lock */
 	struct uaio_req *grp_next;	/* poller group list: poller lock */
 	struct uaio_req *sweep_next;	/* destroy's private list */
@@ -69,6 +69,9 @@ struct uaio_req {
 	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
 	uint64_t t_submit;		/* STAMP_* or CLOCK_MONOTONIC ns when handed on; set before
 					 * active_insert, read-only after */
+	unsigned char fault;		/* FAULT_*: faults.c's verdict at submit */
+	bool fault_route;		/* a held request goes to the executor (else the poller) */
+	uint64_t fault_arg;		/* bytes kept, delay (ns), then due time (CLOCK_MONOTONIC ns) */
 	struct iovec iov_inline[4];
 };
 
@@ -142,6 +145,7 @@ struct uaio_ctx {
 		st_offloaded, st_polled, st_cancelled, st_peak;
 	_Atomic(struct ctx_stats *) xs;	/* set once (release) by the first submit; acquire */
 	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
+	struct faults *faults;		/* fault rules, fixed at setup; NULL: none */
 };
 
 /* The executor contract.  submit() takes a batch of requests of one
@@ -243,6 +247,17 @@ void stats_add_ctx(struct uaio_stats *st, struct uaio_ctx *ctx);
 void stats_finish(struct uaio_stats *st, bool process);
 void stats_atfork_child(void);
 extern bool g_stats_default;
+
+/* faults.c: fault injection, see uaio_faults(7) */
+enum { FAULT_NONE, FAULT_ERR, FAULT_SHORT, FAULT_DELAY };
+struct faults;
+int faults_parse(const char *spec, struct faults **out);
+void faults_free(struct faults *f);
+unsigned long long faults_injected(const struct faults *f);
+bool faults_submit(struct uaio_req *req, int64_t *res);
+bool faults_prep_rw(struct uaio_req *req);
+void faults_hold(struct uaio_req *req, bool route_pool);
+void faults_forget(struct uaio_ctx *ctx);
 
 /* report.c */
 void report_setup(const char *exec_name);

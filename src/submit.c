@@ -317,6 +317,10 @@ static int prep_rw(struct uaio_req *req, bool checked, int64_t *res, enum route 
 	if (!ret && (cb->aio_offset < 0 ||
 		     (long long)((unsigned long long)cb->aio_offset + req->total) < 0))
 		ret = -EINVAL;
+	if (!ret && req->fault && faults_prep_rw(req)) {
+		*rt = ROUTE_POOL;	/* delayed: held by faults.c, then the executor runs it */
+		return 0;
+	}
 	if (!ret)
 		ret = route_rw(req, res, rt);
 	if (ret < 0 && !wr && is_dir((int)cb->aio_fildes))
@@ -351,6 +355,9 @@ static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 		return -EINVAL;
 	req->kind = KIND_POLL;
 	req->poll_events = (unsigned)cb->aio_buf | POLLERR | POLLHUP;
+	*rt = ROUTE_POLLER;
+	if (req->fault)	/* delayed (faults.c): not ready before its time */
+		return 0;
 	p.fd = (int)cb->aio_fildes;
 	p.events = (short)req->poll_events;
 	p.revents = 0;
@@ -358,7 +365,6 @@ static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 		*rt = finish_now(req, p.revents & req->poll_events, res);
 		return 0;
 	}
-	*rt = ROUTE_POLLER;
 	return 0;
 }
 
@@ -412,8 +418,8 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	if (rt == ROUTE_POLLER && req->kind == KIND_POLL && ctx->exec->takes_poll)
 		rt = ROUTE_POOL;	/* the executor waits for readiness itself */
 	/* relaxed: the state is published to others by the locks that follow. */
-	atomic_store_explicit(&req->state, rt == ROUTE_POOL ? REQ_QUEUED : REQ_RUNNING,
-			      memory_order_relaxed);
+	atomic_store_explicit(&req->state, rt == ROUTE_POOL || req->fault == FAULT_DELAY ?
+			      REQ_QUEUED : REQ_RUNNING, memory_order_relaxed);
 	if (!b->stamp)
 		b->stamp = stats_stamp(ctx);
 	req->t_submit = b->stamp;
@@ -423,6 +429,10 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 		return 0;
 	}
 	b->handed++;
+	if (req->fault == FAULT_DELAY) {	/* faults.c starts it when due */
+		faults_hold(req, rt == ROUTE_POOL);
+		return 0;
+	}
 	if (rt == ROUTE_POOL) {
 		atomic_fetch_add_explicit(&ctx->st_offloaded, 1, memory_order_relaxed); /* statistic */
 		b->pool[b->npool++] = req;
@@ -468,6 +478,10 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	if (!key_ok)
 		goto out_release;
 	*keyed = true;
+	if (ctx->faults && faults_submit(&req, &res)) {
+		ret = 0;	/* an injected error (faults.c): completes now with res */
+		goto prepared;
+	}
 	switch (cb->aio_lio_opcode) {
 	case IOCB_CMD_PREAD:
 	case IOCB_CMD_PWRITE:
@@ -488,6 +502,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	}
 	if (ret < 0)
 		goto out_release;
+prepared:
 	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
 	if (rt == ROUTE_DONE) {
 		atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */

@@ -130,7 +130,7 @@ int main(void)
 	CHECK_EQ(uaio_destroy(a), 0);
 
 	/* uaio_setup_params: reserved words must be 0, the executor known. */
-	for (int i = 0; i < 13; i++) {
+	for (size_t i = 0; i < sizeof(((struct uaio_params *)0)->reserved) / sizeof(unsigned); i++) {
 		struct uaio_params p;
 		memset(&p, 0, sizeof(p));
 		p.executor = t_executor();
