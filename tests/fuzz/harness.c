@@ -962,8 +962,10 @@ static void drain(void)
 				consume(ci, &evbuf[i], "drain");
 			left += C[ci].npend;
 		}
-		if (!left)
+		if (!left) {
+			TRACE("drain: done after %lld ms\n", now_ms() - end + drain_ms);
 			return;
+		}
 		if (now_ms() > end)
 			break;
 	}
@@ -979,6 +981,8 @@ static void finish(void)
 {
 	aio_context_t h = 0;
 	int r, n;
+
+	long long t0 = now_ms();
 
 	drain();
 	check_rings();
@@ -996,6 +1000,7 @@ static void finish(void)
 		fail("setup of the whole quota (%lu) after destroying everything answered %d", quota, r);
 	if ((r = uaio_destroy(h)) != 0)
 		fail("destroy of the quota context answered %d", r);
+	TRACE("finish: %lld ms\n", now_ms() - t0);
 	close_files();
 	n = count_fds();
 	if (fd_baseline >= 0 && n != fd_baseline) {
