@@ -20,7 +20,7 @@ for ex in $executors; do
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$fbuild/crashes-$ex/" \
 		"$scratch" tests/fuzz/corpus tests/fuzz/regress >"$log" 2>&1
 	r=$?
-	grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 | sed "s/^/fuzz [$ex]: /"
+	grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 | sed "s/^/fuzz [$ex]: /"
 	grep -E '^stat::number_of_executed_units' "$log" | sed "s/^/fuzz [$ex]: /"
 	if [ $r -ne 0 ]; then
 		echo "fuzz [$ex]: FAILED (exit $r); log $log, inputs in $fbuild/crashes-$ex/:"
