@@ -655,7 +655,8 @@ static void op_getevents(struct in *in)
 	case 4: ts.tv_sec = 1; ts.tv_nsec = -1000000000L + u16(in) % 1000001; break; /* no range check */
 	case 5:
 		if (may_bad(ci)) {
-			tp = (struct timespec *)(uintptr_t)bad_ptr(u8(in));
+			/* Never NULL: that waits for ever. */
+			tp = (struct timespec *)(uintptr_t)bad_ptr(1 + u8(in) % 4);
 			break;
 		}
 		/* fallthrough */
@@ -672,13 +673,16 @@ static void op_getevents(struct in *in)
 	} else if (!may_bad(ci) && nr > NEVBUF) {
 		nr = NEVBUF;
 	}
+	TRACE("%sgetevents[%d](%ld, %ld, timeout %s%lld s %ld ns) ...\n", (m & 0x80) ? "p" : "",
+	      ci, min_nr, nr, tp == &ts ? "" : "bad ", (long long)ts.tv_sec, ts.tv_nsec);
 	if (m & 0x80) {
 		sigemptyset(&mask);
 		r = uaio_pgetevents(h, min_nr, nr, ev, tp, &mask);
 	} else {
 		r = uaio_getevents(h, min_nr, nr, ev, tp);
 	}
-	TRACE("getevents[%d](%ld, %ld) = %d\n", ci, min_nr, nr, r);
+	TRACE("%sgetevents[%d](%ld, %ld, timeout %s%lld s %ld ns) = %d\n", (m & 0x80) ? "p" : "",
+	      ci, min_nr, nr, tp == &ts ? "" : "bad ", (long long)ts.tv_sec, ts.tv_nsec, r);
 	if (r > 0 && (ci < 0 || r > nr || r > room))
 		fail("getevents(min %ld, nr %ld, room %ld) on %s handle answered %d", min_nr, nr, room,
 		     ci < 0 ? "a dead" : "a live", r);
