@@ -47,7 +47,8 @@ TEST_SUPPORT := $(BUILD)/executors
 SHLIB        := $(BUILD)/libuaio.so.$(VERSION)
 STLIB        := $(BUILD)/libuaio.a
 
-.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench soak soak-ci clean install uninstall deps
+.PHONY: all lib tests tools check check-asan check-tsan check-valgrind bench soak soak-ci clean install uninstall deps \
+	fuzz fuzz-run fuzz-ci
 
 all: lib tools tests
 
@@ -96,6 +97,13 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Itests -o $@ $< $(STLIB) $(LDLIBS)
 
+# The replay test links the fuzzing harness (the generic rule above takes
+# one source file).
+FUZZ_HARNESS := tests/fuzz/harness.c tests/fuzz/harness.h
+$(BUILD)/tests/fuzz_replay: tests/fuzz_replay.c $(FUZZ_HARNESS) tests/t.h $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Itests -o $@ tests/fuzz_replay.c tests/fuzz/harness.c $(STLIB) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.sh
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -126,7 +134,7 @@ check-asan:
 check-tsan:
 	TSAN_OPTIONS="die_after_fork=0 $${TSAN_OPTIONS:-}" $(MAKE) SAN=tsan check
 
-VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args destroy_waits ring_direct_reap preadv_pwritev eventfd_notify pipe_rw poll_basic exit_drain ring_no_overflow buffered_async stats_counts stats_process stats_off faults_err faults_seed faults_filters faults_short faults_delay faults_spec
+VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args destroy_waits ring_direct_reap preadv_pwritev eventfd_notify pipe_rw poll_basic exit_drain ring_no_overflow buffered_async stats_counts stats_process stats_off faults_err faults_seed faults_filters faults_short faults_delay faults_spec fuzz_replay
 check-valgrind: deps
 	$(MAKE) all
 	UAIO_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
@@ -160,8 +168,36 @@ soak-ci: deps
 	$(MAKE) soak SOAK_SECONDS=20
 	$(MAKE) SAN=tsan soak SOAK_SECONDS=20
 
+# libFuzzer: the library's sources compiled into the target with ASan and
+# UBSan (README "Fuzzing").  `make fuzz-run FUZZ_SECONDS=600` fuzzes by
+# hand, new inputs going to $(FUZZ_BUILD)/corpus; `make fuzz-ci` is CI's
+# bounded run (FUZZ_CI_SECONDS per executor), new inputs to a scratch dir.
+FUZZ_CC         ?= clang
+FUZZ_BUILD      := build-fuzz
+FUZZ_SECONDS    ?= 600
+FUZZ_CI_SECONDS ?= 60
+FUZZ_CFLAGS     := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Isrc \
+                   -Itests/fuzz -fsanitize=fuzzer,address,undefined \
+                   -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_ARGS       := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+
+fuzz: $(FUZZ_BUILD)/fuzz_uaio
+
+$(FUZZ_BUILD)/fuzz_uaio: tests/fuzz/fuzz_uaio.c $(FUZZ_HARNESS) $(LIB_SRCS) $(wildcard src/*.h) include/uaio.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_uaio.c tests/fuzz/harness.c $(LIB_SRCS) $(LDLIBS)
+
+fuzz-run: $(FUZZ_BUILD)/fuzz_uaio
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/crashes
+	nice -n 10 $(FUZZ_BUILD)/fuzz_uaio $(FUZZ_ARGS) -max_total_time=$(FUZZ_SECONDS) \
+		-artifact_prefix=$(FUZZ_BUILD)/crashes/ $(FUZZ_BUILD)/corpus tests/fuzz/corpus tests/fuzz/regress
+
+fuzz-ci: deps
+	$(MAKE) $(FUZZ_BUILD)/fuzz_uaio build/executors
+	FUZZ_SECONDS=$(FUZZ_CI_SECONDS) ./tests/fuzz/ci.sh $(FUZZ_BUILD) build
+
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Installs the library, header, pkg-config file, tools and man pages.  The
 # libaio-compatible library goes to $(PREFIX)/lib/uaio, never next to the

@@ -174,7 +174,7 @@ static int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
 		memcpy(out + first, &ctx->ring->io_events[0], (n - first) * sizeof(*out));
 	} else if (ua_write(true, (uint64_t)(uintptr_t)out, &ctx->ring->io_events[head],
 			    first * sizeof(*out)) < 0 ||
-		   (n > first && ua_write(true, (uint64_t)(uintptr_t)(out + first),
+		   (n > first && ua_write(true, (uint64_t)(uintptr_t)out + first * sizeof(*out),
 					  &ctx->ring->io_events[0], (n - first) * sizeof(*out)) < 0)) {
 		ret = -EFAULT;
 		goto out_unlock;
@@ -390,7 +390,9 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 	if (timeout)
 		deadline_from(&ts, &deadline, &nowait);
 	for (;;) {
-		r = ring_reap(ctx, events + got, nr - got);
+		/* Integer arithmetic: events may be a bad pointer, even NULL. */
+		r = ring_reap(ctx, (struct io_event *)((uintptr_t)events + (size_t)got * sizeof(*events)),
+			      nr - got);
 		if (r < 0) {
 			ret = got ? 0 : r;
 			break;

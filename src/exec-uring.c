@@ -126,7 +126,8 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
 	uint64_t off = (uint64_t)req->cb.aio_offset + req->done;
 
 	if (req->niov == 1) {
-		char *base = (char *)req->iov[0].iov_base + req->done;
+		/* Integer arithmetic: the caller's buffer may be NULL (NULL + 0 is UB). */
+		void *base = (void *)((uintptr_t)req->iov[0].iov_base + req->done);
 		unsigned len = (unsigned)(req->iov[0].iov_len - req->done);
 
 		if (is_write(req))

@@ -248,7 +248,8 @@ int iov_rest(const struct uaio_req *req, struct iovec *out)
 			skip -= len;
 			continue;
 		}
-		out[n].iov_base = (char *)req->iov[i].iov_base + skip;
+		/* Integer arithmetic: the caller's base may be NULL (a NULL + 0 is UB). */
+		out[n].iov_base = (void *)((uintptr_t)req->iov[i].iov_base + skip);
 		out[n].iov_len = len - skip;
 		skip = 0;
 		n++;

@@ -567,12 +567,12 @@ static void restore_keys(bool checked, const uint64_t *ptrs, const struct iocb *
 }
 
 /* Copies up to n iocb pointers; returns how many leading ones were readable. */
-static int read_ptrs(bool checked, uint64_t *ptrs, struct iocb **src, int n)
+static int read_ptrs(bool checked, uint64_t *ptrs, uint64_t src, int n)
 {
-	if (ua_read(checked, ptrs, (uint64_t)(uintptr_t)src, (size_t)n * sizeof(*ptrs)) == 0)
+	if (ua_read(checked, ptrs, src, (size_t)n * sizeof(*ptrs)) == 0)
 		return n;
 	for (int i = 0; i < n; i++)
-		if (ua_read(true, &ptrs[i], (uint64_t)(uintptr_t)(src + i), sizeof(*ptrs)) < 0)
+		if (ua_read(true, &ptrs[i], src + (uint64_t)i * sizeof(*ptrs), sizeof(*ptrs)) < 0)
 			return i;
 	return n;
 }
@@ -608,7 +608,8 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 	while (i < nr && !err) {
 		int k = nr - i > BATCH ? BATCH : (int)(nr - i), m, keys, j;
 
-		m = read_ptrs(checked, ptrs, iocbpp + i, k);
+		/* Integer arithmetic: iocbpp may be a bad pointer, even NULL. */
+		m = read_ptrs(checked, ptrs, (uint64_t)(uintptr_t)iocbpp + (uint64_t)i * sizeof(*iocbpp), k);
 		m = ua_read_pieces(checked, cbs, ptrs, m, sizeof(struct iocb));
 		keys = write_keys(checked, ptrs, m);
 		for (j = 0; j < m; j++) {

@@ -3,7 +3,7 @@
 # need are installed.  As root it installs what is missing with apt-get;
 # otherwise it prints the exact command to run and fails.
 set -u
-pkgs=(gcc g++ make libc6-dev linux-libc-dev valgrind procps coreutils pkg-config liburing-dev libaio1 libaio-dev fio stress-ng chromium python3)
+pkgs=(gcc g++ make libc6-dev linux-libc-dev valgrind procps coreutils pkg-config liburing-dev libaio1 libaio-dev fio stress-ng chromium python3 clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
