@@ -332,7 +332,7 @@ static void op_setup(struct in *in)
 	memset(&p, 0, sizeof(p));
 	p.flags = (m & 1) ? UAIO_F_NOCHECK : 0;
 	if (m & 2)
-		p.reserved[u8(in) % 13] = 1;	/* must be refused */
+		p.reserved[u8(in) % (sizeof(p.reserved) / sizeof(p.reserved[0]))] = 1;	/* must be refused */
 	if (C[ci].live || (m & 0x0c) == 0x0c) {
 		h = C[ci].live ? C[ci].h : 1;	/* *ctxp not 0: -EINVAL */
 		r = uaio_setup_params(nr, &p, &h);
