@@ -333,6 +333,17 @@ static void op_setup(struct in *in)
 	p.flags = (m & 1) ? UAIO_F_NOCHECK : 0;
 	if (m & 2)
 		p.reserved[u8(in) % (sizeof(p.reserved) / sizeof(p.reserved[0]))] = 1;	/* must be refused */
+	if ((m & 0xc0) == 0x40) {	/* fault injection (uaio_faults(7)): valid specs only */
+		static const char *const specs[] = {
+			"seed=7;op=write:every=2:err=EIO",
+			"op=read:short;op=write:p=0.5:short=100",
+			"seed=3;op=all:p=0.3:delay=1ms",
+			"op=sync:err=ENOSPC;op=poll:every=3:delay=200us",
+			"seed=9;op=all:p=0.2:err=EINTR;op=all:p=0.2:short",
+			"",
+		};
+		p.faults = specs[u8(in) % (sizeof(specs) / sizeof(specs[0]))];
+	}
 	if (C[ci].live || (m & 0x0c) == 0x0c) {
 		h = C[ci].live ? C[ci].h : 1;	/* *ctxp not 0: -EINVAL */
 		r = uaio_setup_params(nr, &p, &h);
