@@ -154,11 +154,16 @@ extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
 /* uaccess.c: copies that answer -EFAULT instead of crashing when checked */
 int ua_read(bool checked, void *dst, uint64_t src, size_t len);
 int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
-/* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
- * returns how many leading pieces were copied. */
+/* The nsrc buffers of src, one after the other, to dst. */
+int ua_writev(bool checked, uint64_t dst, const struct iovec *src, int nsrc);
 void ua_atfork_child(void);
 pid_t ua_pid(void);
+/* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
+ * returns how many leading pieces were copied. */
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
+/* Copies n pieces of `len` bytes from src[i*len] to the addresses in dst[];
+ * returns how many leading pieces were written. */
+int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, size_t len);
 
 /* events.c */
 void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res);

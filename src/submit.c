@@ -483,24 +483,11 @@ out_release:
 static int write_keys(bool checked, const uint64_t *ptrs, int n)
 {
 	static const uint32_t zero[BATCH];
-	struct iovec l = { (void *)zero, 0 }, r[BATCH];
-	ssize_t got;
+	uint64_t keys[BATCH];
 
-	if (!checked) {
-		for (int i = 0; i < n; i++)
-			((struct iocb *)(uintptr_t)ptrs[i])->aio_key = 0;
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		r[i].iov_base = (char *)(uintptr_t)ptrs[i] + offsetof(struct iocb, aio_key);
-		r[i].iov_len = sizeof(uint32_t);
-	}
-	l.iov_len = sizeof(uint32_t) * (size_t)n;
-	got = process_vm_writev(ua_pid(), &l, 1, r, (unsigned long)n, 0);
-	n = got < 0 ? 0 : (int)(got / (ssize_t)sizeof(uint32_t));
-	for (int i = 0; i < n; i++)	/* seen by memory checkers too */
-		((struct iocb *)(uintptr_t)ptrs[i])->aio_key = 0;
-	return n;
+	for (int i = 0; i < n; i++)
+		keys[i] = ptrs[i] + offsetof(struct iocb, aio_key);
+	return ua_write_pieces(checked, keys, zero, n, sizeof(uint32_t));
 }
 
 /* write_keys() zeroed aio_key of a whole chunk in one call; the kernel
