@@ -158,6 +158,8 @@ int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
 int ua_writev(bool checked, uint64_t dst, const struct iovec *src, int nsrc);
 void ua_atfork_child(void);
 pid_t ua_pid(void);
+/* False under valgrind: the caller's memory must not be process_vm's local side. */
+bool ua_user_local(void);
 /* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
  * returns how many leading pieces were copied. */
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);

@@ -577,7 +577,7 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 		int k = nr - i > BATCH ? BATCH : (int)(nr - i), m, keys, j;
 
 		m = read_ptrs(checked, ptrs, iocbpp + i, k);
-		if (!checked || m > SMALL || !read_small(ptrs, cbs, m, &keys)) {
+		if (!checked || m > SMALL || !ua_user_local() || !read_small(ptrs, cbs, m, &keys)) {
 			m = ua_read_pieces(checked, cbs, ptrs, m, sizeof(struct iocb));
 			keys = write_keys(checked, ptrs, m);
 		}

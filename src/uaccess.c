@@ -9,7 +9,14 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <stdlib.h>
 #include <unistd.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#else	/* no header: valgrind's preload library gives it away */
+#define UNDER_VALGRIND() (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload"))
+#endif
 
 /* Our pid, cached: glibc's getpid() is a system call.  Reset in a forked
  * child by ua_atfork_child(); relaxed: any thread may fill it, same value. */
@@ -46,19 +53,40 @@ pid_t ua_pid(void)
  * access_ok refuses fails the whole call, so a short batch is finished
  * piece by piece to find the exact prefix. */
 
-/* The caller's bytes into dst (process_vm_writev: local = caller). */
-static ssize_t pull(const struct iovec *user, unsigned long n, void *dst, size_t len)
-{
-	struct iovec r = { dst, len };
+/* 1: the caller's memory on the local side; 0: on the remote side, under
+ * valgrind, which checks local addresses itself and would report every
+ * bad pointer we are asked to check; -1: not known yet.  Relaxed: every
+ * thread computes the same. */
+static _Atomic int user_local = -1;
 
-	return process_vm_writev(self_pid(), user, n, &r, 1, 0);
+bool ua_user_local(void)
+{
+	int v = atomic_load_explicit(&user_local, memory_order_relaxed);
+
+	if (v < 0) {
+		v = !UNDER_VALGRIND();
+		atomic_store_explicit(&user_local, v, memory_order_relaxed);
+	}
+	return v;
 }
 
-/* src into the caller's memory (process_vm_readv: local = caller). */
+/* The caller's bytes into dst. */
+static ssize_t pull(const struct iovec *user, unsigned long n, void *dst, size_t len)
+{
+	struct iovec our = { dst, len };
+
+	if (ua_user_local())
+		return process_vm_writev(self_pid(), user, n, &our, 1, 0);
+	return process_vm_readv(self_pid(), &our, 1, user, n, 0);
+}
+
+/* src into the caller's memory. */
 static ssize_t push(const struct iovec *user, unsigned long n, const struct iovec *src,
 		    unsigned long nsrc)
 {
-	return process_vm_readv(self_pid(), user, n, src, nsrc, 0);
+	if (ua_user_local())
+		return process_vm_readv(self_pid(), user, n, src, nsrc, 0);
+	return process_vm_writev(self_pid(), src, nsrc, user, n, 0);
 }
 
 int ua_read(bool checked, void *dst, uint64_t src, size_t len)
