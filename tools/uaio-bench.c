@@ -511,6 +511,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				       (1ull << ENG_UAIO_URING) | (1ull << ENG_UAIO_URING_NOCHECK) |
 				       (1ull << ENG_IO_URING))))
 		bad_usage("--cost measures kaio, io_uring and uaio's executors only");
+	if (o->flat && (o->json || o->svg))
+		bad_usage("--flat prints a table only: no --json or --svg");
 	if (o->cost && !o->runtime_set)
 		o->runtime = o->flat ? 0.5 : 1;
 	(void)depth_set;
