@@ -329,6 +329,8 @@ static void spin_for_event(struct uaio_ctx *ctx)
 			break;
 		}
 		__builtin_ia32_pause();
+		if ((i & 63) == 63 && ctx->exec->reap)
+			ctx->exec->reap();
 		if ((i & 63) == 63) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > (long)limit) {
@@ -370,6 +372,8 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 	if (timeout)
 		deadline_from(&ts, &deadline, &nowait);
 	for (;;) {
+		if (ctx->exec->reap)
+			ctx->exec->reap();
 		r = ring_reap(ctx, events + got, nr - got);
 		if (r < 0) {
 			ret = got ? 0 : r;

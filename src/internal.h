@@ -140,6 +140,7 @@ struct exec_ops {
 	int (*ctx_init)(struct uaio_ctx *ctx);
 	void (*ctx_fini)(struct uaio_ctx *ctx);
 	int (*cancel)(struct uaio_req *req, int64_t *res, bool wait);
+	void (*reap)(void);	/* optional: a getevents caller moves finished work itself */
 	bool takes_poll;
 };
 extern const struct exec_ops exec_threads;
