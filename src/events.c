@@ -8,6 +8,7 @@
  * ring's head itself.  So the ring can never overflow: at most nr - 1
  * events are in flight or unreaped. */
 #include "internal.h"
+#include <sys/uio.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -172,12 +173,15 @@ static int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
 	if (!checked) {
 		memcpy(out, &ctx->ring->io_events[head], first * sizeof(*out));
 		memcpy(out + first, &ctx->ring->io_events[0], (n - first) * sizeof(*out));
-	} else if (ua_write(true, (uint64_t)(uintptr_t)out, &ctx->ring->io_events[head],
-			    first * sizeof(*out)) < 0 ||
-		   (n > first && ua_write(true, (uint64_t)(uintptr_t)out + first * sizeof(*out),
-					  &ctx->ring->io_events[0], (n - first) * sizeof(*out)) < 0)) {
-		ret = -EFAULT;
-		goto out_unlock;
+	} else {
+		/* Both parts of a wrapped ring in one checked copy. */
+		struct iovec src[2] = { { &ctx->ring->io_events[head], first * sizeof(*out) },
+					{ &ctx->ring->io_events[0], (n - first) * sizeof(*out) } };
+
+		if (ua_writev(true, (uint64_t)(uintptr_t)out, src, n > first ? 2 : 1) < 0) {
+			ret = -EFAULT;
+			goto out_unlock;
+		}
 	}
 	/* release: our copies are done before a submitter may reuse the slots. */
 	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->head, (head + n) % ctx->nr,
@@ -349,6 +353,8 @@ static void spin_for_event(struct uaio_ctx *ctx)
 			break;
 		}
 		__builtin_ia32_pause();
+		if ((i & 63) == 63 && ctx->exec->reap)
+			ctx->exec->reap();
 		if ((i & 63) == 63) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > (long)limit) {
@@ -390,6 +396,8 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 	if (timeout)
 		deadline_from(&ts, &deadline, &nowait);
 	for (;;) {
+		if (ctx->exec->reap)
+			ctx->exec->reap();
 		/* Integer arithmetic: events may be a bad pointer, even NULL. */
 		r = ring_reap(ctx, (struct io_event *)((uintptr_t)events + (size_t)got * sizeof(*events)),
 			      nr - got);

@@ -10,7 +10,9 @@
  * and enters the kernel once.  Completion: one thread ("uaio-uring",
  * signals blocked) sleeps on the ring's eventfd, takes the CQEs in batches
  * and posts them to the contexts' AIO rings with req_complete_many (one
- * lock and one wake-up per batch and context).
+ * lock and one wake-up per batch and context).  A thread in
+ * uaio_getevents does the same when the CQ is free (uring_reap), so the
+ * caller who reaps anyway need not wait for the completion thread.
  *
  * What goes to the ring: reads and writes on files that are not streams,
  * fsync, fdatasync and POLL.  Buffered work has already failed a
@@ -80,6 +82,7 @@ static struct {
 	int efd;		/* eventfd the kernel signals on every CQE */
 	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet */
 	_Atomic int quit;	/* the last context is gone: exit when idle */
+	_Atomic int cq_owner;	/* 1 while a thread reads the CQ (cq_take) */
 } U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
 /* ---- the SQ side (U.sq_lock held) ---- */
@@ -450,37 +453,101 @@ static void cq_sleep(void)
 	eventfd_read(U.efd, &n);
 }
 
-static void *cq_main(void *arg)
+/* The CQ has one reader at a time: the completion thread or a thread in
+ * uaio_getevents (uring_reap), whoever exchanges cq_owner from 0 first.
+ * acquire/release: the previous owner's CQ head and request updates are
+ * seen by the next. */
+static bool cq_take(void)
+{
+	return atomic_exchange_explicit(&U.cq_owner, 1, memory_order_acquire) == 0;
+}
+
+static void cq_give(void)
+{
+	atomic_store_explicit(&U.cq_owner, 0, memory_order_release);
+}
+
+/* The last context is gone and every SQE has its CQE. */
+static bool cq_finished(void)
+{
+	/* acquire: pairs with ring_down's release of quit; relaxed count:
+	 * it reaches 0 for good only after quit, whose NOP is the last SQE. */
+	return atomic_load_explicit(&U.quit, memory_order_acquire) &&
+	       atomic_load_explicit(&U.inkernel, memory_order_relaxed) == 0;
+}
+
+/* Owner only: handles one batch of CQEs; returns how many. */
+static unsigned cq_drain(void)
 {
 	struct io_uring_cqe *cqes[CQE_BATCH];
 	struct { uint64_t data; int res; } got[CQE_BATCH];
 	struct done_list d;
+	unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
 
+	if (!n)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		got[i].data = io_uring_cqe_get_data64(cqes[i]);
+		got[i].res = cqes[i]->res;
+	}
+	io_uring_cq_advance(&U.ring, n);
+	/* acquire: pairs with sq_flush's release. */
+	(void)atomic_load_explicit(&U.inkernel, memory_order_acquire);
+	d.n = 0;
+	for (unsigned i = 0; i < n; i++)
+		handle(got[i].data, got[i].res, &d);
+	req_complete_many(d.reqs, d.res, d.n);
+	/* relaxed: a count; the owner flag orders the decrements. */
+	atomic_fetch_sub_explicit(&U.inkernel, (long)n, memory_order_relaxed);
+	return n;
+}
+
+/* A thread in uaio_getevents takes what the kernel finished, so that the
+ * caller who reaps anyway does not wait for the completion thread to be
+ * scheduled.  Never blocks: if another thread owns the CQ, that one does
+ * the work (the owner drains until it sees the CQ empty). */
+static void uring_reap(void)
+{
+	/* acquire: pairs with ring_up's release; the ring is set up. */
+	if (!atomic_load_explicit(&U.up, memory_order_acquire))
+		return;
+	for (;;) {
+		unsigned n;
+
+		if (!cq_take())
+			return;
+		/* acquire: ring_down clears up, then holds cq_owner for good. */
+		if (!atomic_load_explicit(&U.up, memory_order_acquire)) {
+			cq_give();
+			return;
+		}
+		n = cq_drain();
+		cq_give();
+		if (!n)
+			return;
+	}
+}
+
+static void *cq_main(void *arg)
+{
 	(void)arg;
 	pthread_setname_np(pthread_self(), "uaio-uring");
 	for (;;) {
-		unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
+		unsigned n;
 
-		if (!n) {
-			cq_sleep();
+		/* It sleeps only after it saw the CQ empty itself: a CQE posted
+		 * after that signals the eventfd.  A reaper never blocks while
+		 * it owns the CQ, so waiting for it is short. */
+		if (!cq_take()) {
+			sched_yield();
 			continue;
 		}
-		for (unsigned i = 0; i < n; i++) {
-			got[i].data = io_uring_cqe_get_data64(cqes[i]);
-			got[i].res = cqes[i]->res;
-		}
-		io_uring_cq_advance(&U.ring, n);
-		/* acquire: pairs with sq_flush's release. */
-		(void)atomic_load_explicit(&U.inkernel, memory_order_acquire);
-		d.n = 0;
-		for (unsigned i = 0; i < n; i++)
-			handle(got[i].data, got[i].res, &d);
-		req_complete_many(d.reqs, d.res, d.n);
-		/* relaxed: we are the only one to decrement; the count reaches 0
-		 * for good only after quit, whose NOP is the last SQE. */
-		if (atomic_fetch_sub_explicit(&U.inkernel, (long)n, memory_order_relaxed) == (long)n &&
-		    atomic_load_explicit(&U.quit, memory_order_acquire))	/* pairs with ring_down */
+		n = cq_drain();
+		cq_give();
+		if (cq_finished())
 			break;
+		if (!n)
+			cq_sleep();
 	}
 	return NULL;
 }
@@ -609,6 +676,7 @@ static int ring_up(void)
 	apply_cap();
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* no thread yet */
 	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* no thread yet */
+	atomic_store_explicit(&U.cq_owner, 0, memory_order_relaxed);	/* published by up */
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	thread_block_signals_attr(&attr);
@@ -641,10 +709,13 @@ static void ring_down(void)
 	sq_flush();
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_join(U.thread, NULL);
+	/* release: a reaper that takes the CQ after this sees up false. */
+	atomic_store_explicit(&U.up, false, memory_order_release);
+	while (!cq_take())	/* a reaper may still be in cq_drain: wait, then keep it */
+		sched_yield();
 	io_uring_queue_exit(&U.ring);
 	close(U.efd);
 	U.efd = -1;
-	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* no user is left */
 }
 
 /* Setup on this executor: fails with uring_probe()'s -errno where
@@ -753,6 +824,7 @@ void uring_atfork_child(void)
 	U.cap = 0;
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* single-threaded here */
 	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* single-threaded here */
+	atomic_store_explicit(&U.cq_owner, 0, memory_order_relaxed);	/* single-threaded here */
 	U.life = fresh;
 	U.sq_lock = fresh;
 	probe_lock = fresh;
@@ -764,5 +836,6 @@ const struct exec_ops exec_uring = {
 	.ctx_init = uring_ctx_init,
 	.ctx_fini = uring_ctx_fini,
 	.cancel = uring_cancel,
+	.reap = uring_reap,
 	.takes_poll = true,
 };

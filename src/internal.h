@@ -165,6 +165,7 @@ struct exec_ops {
 	int (*ctx_init)(struct uaio_ctx *ctx);
 	void (*ctx_fini)(struct uaio_ctx *ctx);
 	int (*cancel)(struct uaio_req *req, int64_t *res, bool wait);
+	void (*reap)(void);	/* optional: a getevents caller moves finished work itself */
 	bool takes_poll;
 };
 extern const struct exec_ops exec_threads;
@@ -179,11 +180,18 @@ extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
 /* uaccess.c: copies that answer -EFAULT instead of crashing when checked */
 int ua_read(bool checked, void *dst, uint64_t src, size_t len);
 int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
-/* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
- * returns how many leading pieces were copied. */
+/* The nsrc buffers of src, one after the other, to dst. */
+int ua_writev(bool checked, uint64_t dst, const struct iovec *src, int nsrc);
 void ua_atfork_child(void);
 pid_t ua_pid(void);
+/* False under valgrind: the caller's memory must not be process_vm's local side. */
+bool ua_user_local(void);
+/* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
+ * returns how many leading pieces were copied. */
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
+/* Copies n pieces of `len` bytes from src[i*len] to the addresses in dst[];
+ * returns how many leading pieces were written. */
+int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, size_t len);
 
 /* events.c */
 void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp);

@@ -4,7 +4,7 @@
 # every table, --json parses and holds IOPS > 0 for each engine, --verify
 # on writes finds 0 mismatches, bad input exits 2 with one line on stderr,
 # no progress line when stderr is not a terminal, the temporary file is
-# removed, --cost prints its rows.
+# removed, --cost prints its rows, --flat its table.
 set -u
 build=${UAIO_BUILD:-build}
 bench="$build/uaio-bench"
@@ -174,6 +174,15 @@ rows = [r for r in d["cost"]["rows"] if r["available"]]
 assert len(rows) >= 4 and all(r["batch1"]["ns_per_req"] > 0 and r["batch64"]["ns_per_req"] > 0 for r in rows), rows
 ' "$dir/cost.json" || bad "--cost JSON"
 fi
+
+# 4b. --flat: every cell of the uaio row has a figure.
+"$bench" --flat -e uaio --runtime 0.02 >"$dir/flat.out" 2>"$dir/flat.err"
+rc=$?
+[ $rc -eq 0 ] || { bad "--flat exited $rc"; cat "$dir/flat.out" "$dir/flat.err"; }
+grep -Eq "^uaio( +[0-9]+){5} +[0-9]+% \|( +[0-9]+){5} +[0-9]+%$" "$dir/flat.out" ||
+	{ bad "--flat: no complete uaio row"; cat "$dir/flat.out"; }
+"$bench" --flat --json "$dir/x.json" >/dev/null 2>&1
+[ $? -eq 2 ] || bad "--flat --json not refused"
 
 # 5. --help.
 "$bench" --help | grep -q -- '--iodepth' || bad "--help"

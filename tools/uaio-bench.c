@@ -115,6 +115,7 @@ struct opts {
 	const char *json;
 	const char *svg;
 	bool cost;
+	bool flat;		/* --flat: --cost against contexts and queue depth */
 	bool quiet;		/* no progress line even on a terminal */
 };
 
@@ -197,6 +198,9 @@ static void usage(FILE *f)
 "      --svg=FILE         bar chart of IOPS and latency percentiles\n"
 "      --cost             engine cost: 0-byte reads at batch 1 and 64, ns per\n"
 "                         request (default 1 s per row)\n"
+"      --flat             --cost against the number of contexts (1 to 10000,\n"
+"                         one request each in turn) and the queue depth (1 to\n"
+"                         4096, 64 per submit call) (default 0.5 s per cell)\n"
 "  -q, --quiet            no progress line on a terminal\n"
 "  -h, --help             show this help\n"
 "\n"
@@ -376,7 +380,7 @@ static void parse_files(struct opts *o, char *arg)
 
 enum {
 	OPT_RWMIX = 256, OPT_BATCH_SUBMIT, OPT_BATCH_COMPLETE, OPT_DIRECT, OPT_MODE, OPT_RAMP,
-	OPT_IO_SIZE, OPT_FSYNC, OPT_VERIFY, OPT_BASELINE, OPT_JSON, OPT_SVG, OPT_COST, OPT_BATCH,
+	OPT_IO_SIZE, OPT_FSYNC, OPT_VERIFY, OPT_BASELINE, OPT_JSON, OPT_SVG, OPT_COST, OPT_FLAT, OPT_BATCH,
 	OPT_DEVWRITE,
 };
 
@@ -410,6 +414,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", required_argument, NULL, OPT_JSON },
 		{ "svg", required_argument, NULL, OPT_SVG },
 		{ "cost", no_argument, NULL, OPT_COST },
+		{ "flat", no_argument, NULL, OPT_FLAT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -473,6 +478,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_JSON: if (!*optarg) bad_usage("--json needs a file name"); o->json = optarg; break;
 		case OPT_SVG: if (!*optarg) bad_usage("--svg needs a file name"); o->svg = optarg; break;
 		case OPT_COST: o->cost = true; break;
+		case OPT_FLAT: o->cost = o->flat = true; break;
 		case 'q': o->quiet = true; break;
 		case 'h': usage(stdout); exit(0);
 		case ':': bad_usage("option '%s' needs an argument (try --help)", argv[optind - 1]);
@@ -505,8 +511,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				       (1ull << ENG_UAIO_URING) | (1ull << ENG_UAIO_URING_NOCHECK) |
 				       (1ull << ENG_IO_URING))))
 		bad_usage("--cost measures kaio, io_uring and uaio's executors only");
+	if (o->flat && (o->json || o->svg))
+		bad_usage("--flat prints a table only: no --json or --svg");
 	if (o->cost && !o->runtime_set)
-		o->runtime = 1;
+		o->runtime = o->flat ? 0.5 : 1;
 	(void)depth_set;
 }
 
@@ -2698,6 +2706,289 @@ static int run_cost(struct opts *o, uint64_t mask)
 	return 0;
 }
 
+/* ---- --flat: cost per request against contexts and queue depth -------------------- */
+
+enum { FLAT_KAIO, FLAT_UAIO, FLAT_UAIO_URING, FLAT_IO_URING, FLAT_COUNT };
+
+static const struct {
+	const char *name;
+	int engine;
+} flat_rows[FLAT_COUNT] = {
+	[FLAT_KAIO] = { "kaio-read0", ENG_KAIO },
+	[FLAT_UAIO] = { "uaio", ENG_UAIO },
+	[FLAT_UAIO_URING] = { "uaio-uring", ENG_UAIO_URING },
+	[FLAT_IO_URING] = { "io_uring-read0", ENG_IO_URING },
+};
+
+/* Cells: contexts 1..10000 at queue depth 1, then depth 1..4096 on one
+ * context.  The depth spread is taken from 64 on, where every submit
+ * call carries 64 requests. */
+static const unsigned flat_nctx[] = { 1, 10, 100, 1000, 10000, 1, 1, 1, 1, 1 };
+static const unsigned flat_qd[] = { 1, 1, 1, 1, 1, 1, 32, 64, 512, 4096 };
+#define FLAT_CELLS 10
+#define FLAT_SPLIT 5	/* first depth cell */
+#define FLAT_QD64 7	/* first cell of the depth spread */
+#define FLAT_SUBMIT 64	/* requests per submit call at most */
+
+/* n contexts (or rings) of qd entries each. */
+struct flat_set {
+	int row;
+	unsigned n, qd, made;
+	aio_context_t *ctx;
+	struct io_uring *ring;
+};
+
+#define FLAT_REAPERS 32
+
+struct flat_slice {
+	struct flat_set *s;
+	unsigned first;
+};
+
+/* Every FLAT_REAPERS-th context from first: the kernel's io_destroy waits
+ * for an RCU grace period, so 10,000 of them take minutes one by one. */
+static void *flat_down_slice(void *arg)
+{
+	const struct flat_slice *sl = arg;
+	struct flat_set *s = sl->s;
+
+	for (unsigned i = sl->first; i < s->made; i += FLAT_REAPERS) {
+		if (s->row == FLAT_IO_URING)
+			io_uring_queue_exit(&s->ring[i]);
+		else if (s->row == FLAT_KAIO)
+			syscall(SYS_io_destroy, s->ctx[i]);
+		else
+			uaio_destroy(s->ctx[i]);
+	}
+	return NULL;
+}
+
+static void flat_down(struct flat_set *s)
+{
+	struct flat_slice sl[FLAT_REAPERS];
+	pthread_t th[FLAT_REAPERS];
+	bool started[FLAT_REAPERS];
+
+	for (unsigned t = 0; t < FLAT_REAPERS; t++) {
+		sl[t] = (struct flat_slice){ s, t };
+		started[t] = s->made > t && s->made > FLAT_REAPERS &&
+			     pthread_create(&th[t], NULL, flat_down_slice, &sl[t]) == 0;
+		if (!started[t] && s->made > t)
+			flat_down_slice(&sl[t]);
+	}
+	for (unsigned t = 0; t < FLAT_REAPERS; t++)
+		if (started[t])
+			pthread_join(th[t], NULL);
+	free(s->ctx);
+	free(s->ring);
+}
+
+static int flat_up(struct flat_set *s)
+{
+	struct uaio_params p;
+	int r = 0;
+
+	s->ctx = calloc(s->n, sizeof(*s->ctx));
+	s->ring = s->row == FLAT_IO_URING ? calloc(s->n, sizeof(*s->ring)) : NULL;
+	if (!s->ctx || (s->row == FLAT_IO_URING && !s->ring))
+		return -ENOMEM;
+	memset(&p, 0, sizeof(p));
+	p.executor = s->row == FLAT_UAIO ? "threads" : "uring";
+	for (s->made = 0; s->made < s->n && r >= 0; s->made += r >= 0) {
+		if (s->row == FLAT_IO_URING)
+			r = io_uring_queue_init(s->qd, &s->ring[s->made], 0);
+		else if (s->row == FLAT_KAIO)
+			r = sys_ret(syscall(SYS_io_setup, s->qd, &s->ctx[s->made]));
+		else
+			r = uaio_setup_params(s->qd, &p, &s->ctx[s->made]);
+	}
+	return r < 0 ? r : 0;
+}
+
+/* qd 0-byte reads on context k % n, submitted FLAT_SUBMIT per call, all reaped. */
+static int flat_round(struct flat_set *s, unsigned k, struct iocb **cbs, struct io_event *ev,
+		      struct io_uring_cqe **cqes, int fd, void *buf)
+{
+	unsigned i = k % s->n, got = 0;
+	int r;
+
+	if (s->row == FLAT_IO_URING) {
+		struct io_uring *ring = &s->ring[i];
+
+		for (unsigned j = 0; j < s->qd; j++) {
+			io_uring_prep_read(io_uring_get_sqe(ring), fd, buf, 0, 0);
+			if ((j + 1) % FLAT_SUBMIT == 0 && j + 1 < s->qd && (r = io_uring_submit(ring)) < 0)
+				return r;
+		}
+		if ((r = io_uring_submit_and_wait(ring, s->qd)) < 0)
+			return r;
+		while (got < s->qd) {
+			unsigned n = io_uring_peek_batch_cqe(ring, cqes, s->qd - got);
+
+			for (unsigned j = 0; j < n; j++)
+				if (cqes[j]->res != 0)
+					return cqes[j]->res < 0 ? cqes[j]->res : -EIO;
+			io_uring_cq_advance(ring, n);
+			got += n;
+			if (!n && (r = io_uring_wait_cqe(ring, cqes)) < 0)
+				return r;
+		}
+		return 0;
+	}
+	for (unsigned sent = 0; sent < s->qd; sent += (unsigned)r) {
+		long nr = s->qd - sent > FLAT_SUBMIT ? FLAT_SUBMIT : (long)(s->qd - sent);
+
+		r = s->row == FLAT_KAIO ? sys_ret(syscall(SYS_io_submit, s->ctx[i], nr, cbs + sent))
+					: uaio_submit(s->ctx[i], nr, cbs + sent);
+		if (r <= 0)
+			return r ? r : -EAGAIN;
+	}
+	while (got < s->qd) {
+		r = s->row == FLAT_KAIO
+			? sys_ret(syscall(SYS_io_getevents, s->ctx[i], (long)(s->qd - got), (long)s->qd, ev, NULL))
+			: uaio_getevents(s->ctx[i], (long)(s->qd - got), (long)s->qd, ev, NULL);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		for (int j = 0; j < r; j++)
+			if (ev[j].res != 0)
+				return ev[j].res < 0 ? (int)ev[j].res : -EIO;
+		got += (unsigned)r;
+	}
+	return 0;
+}
+
+/* Process CPU ns per request of one cell; *err = -errno if it failed. */
+static double flat_cell(int row, unsigned c, double runtime, int fd, void *buf, int *err)
+{
+	struct flat_set s = { .row = row, .n = flat_nctx[c], .qd = flat_qd[c] };
+	struct iocb *cb = calloc(s.qd, sizeof(*cb)), **cbs = calloc(s.qd, sizeof(*cbs));
+	struct io_event *ev = calloc(s.qd, sizeof(*ev));
+	struct io_uring_cqe **cqes = calloc(s.qd, sizeof(*cqes));
+	uint64_t t0, t, end, n = 0, k = 0;
+	struct cpu c0, c1;
+	int r = -ENOMEM;
+
+	if (cb && cbs && ev && cqes)
+		r = flat_up(&s);
+	for (unsigned j = 0; r >= 0 && j < s.qd; j++) {
+		uaio_prep_pread(&cb[j], fd, buf, 0, 0);
+		cbs[j] = &cb[j];
+	}
+	/* Warm-up: every context once, then a tenth of the time. */
+	for (end = now_ns() + (uint64_t)(runtime * 1e8); r >= 0 && (k < s.n || now_ns() < end); k++)
+		r = flat_round(&s, (unsigned)k, cbs, ev, cqes, fd, buf);
+	c0 = cpu_now();
+	t0 = now_ns();
+	end = t0 + (uint64_t)(runtime * 1e9);
+	do {
+		if (r >= 0)
+			r = flat_round(&s, (unsigned)k++, cbs, ev, cqes, fd, buf);
+		n += s.qd;
+		t = now_ns();
+	} while (t < end && r >= 0);
+	c1 = cpu_now();
+	flat_down(&s);
+	free(cb);
+	free(cbs);
+	free(ev);
+	free(cqes);
+	*err = r < 0 ? r : 0;
+	/* CPU, not wall time: on a shared machine the wall clock mostly
+	 * measures the other processes. */
+	return r < 0 ? 0 : (double)((c1.usr_us - c0.usr_us) + (c1.sys_us - c0.sys_us)) * 1000 / (double)n;
+}
+
+static void flat_spread(const double *ns, unsigned from, unsigned to)
+{
+	double lo = 0, hi = 0;
+
+	for (unsigned c = from; c < to; c++) {
+		if (ns[c] <= 0)
+			continue;
+		lo = lo == 0 || ns[c] < lo ? ns[c] : lo;
+		hi = ns[c] > hi ? ns[c] : hi;
+	}
+	if (lo > 0)
+		printf(" %6.0f%%", (hi / lo - 1) * 100);
+	else
+		printf(" %7s", "-");
+}
+
+static int run_flat(struct opts *o, uint64_t mask)
+{
+	static double ns[FLAT_COUNT][FLAT_CELLS];
+	static int err[FLAT_COUNT][FLAT_CELLS];
+	char path[PATH_MAX];
+	const char *dir = getenv("TMPDIR");
+	void *buf = xmemalign(4096);
+	struct rlimit rl;
+	int fd;
+
+	/* 10,000 rings or kernel contexts need descriptors and aio-max-nr. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/" PROG ".XXXXXX", dir) >= sizeof(path))
+		bad_usage("$TMPDIR is too long");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		bad_usage("cannot create a temporary file in %s: %s", dir, strerror(errno));
+	unlink(path);
+	printf("# flat: 0-byte reads, process user+sys CPU ns per request; contexts: one request at a time on each\n"
+	       "# context in turn; depth: that many requests on one context, at most %d per submit\n"
+	       "# call, then all reaped; %.1f s per cell; spread = slowest cell over fastest, minus 1\n"
+	       "# (depth: from 64 on, the same requests per call)\n", FLAT_SUBMIT, o->runtime);
+	prog.t_start = now_ns();
+	for (int i = 0; i < FLAT_COUNT; i++) {
+		if (!(mask & (1ull << flat_rows[i].engine)))
+			continue;
+		for (unsigned c = 0; c < FLAT_CELLS; c++) {
+			if (prog.tty) {
+				fprintf(stderr, "\r\033[K flat %-16s contexts %-5u depth %-4u", flat_rows[i].name,
+					flat_nctx[c], flat_qd[c]);
+				fflush(stderr);
+			}
+			ns[i][c] = flat_cell(i, c, o->runtime, fd, buf, &err[i][c]);
+		}
+	}
+	progress_clear();
+	close(fd);
+	printf("\n%-15s", "engine");
+	for (unsigned c = 0; c < FLAT_CELLS; c++) {
+		char h[24];
+
+		if (c == FLAT_SPLIT)
+			printf(" %7s |", "spread");
+		snprintf(h, sizeof(h), c < FLAT_SPLIT ? "ctx=%u" : "qd=%u", c < FLAT_SPLIT ? flat_nctx[c] : flat_qd[c]);
+		printf(" %9s", h);
+	}
+	printf(" %7s\n", "spread");
+	for (int i = 0; i < FLAT_COUNT; i++) {
+		if (!(mask & (1ull << flat_rows[i].engine)))
+			continue;
+		printf("%-15s", flat_rows[i].name);
+		for (unsigned c = 0; c < FLAT_CELLS; c++) {
+			if (c == FLAT_SPLIT) {
+				flat_spread(ns[i], 0, FLAT_SPLIT);
+				printf(" |");
+			}
+			if (err[i][c])
+				printf(" %9s", strerrorname_np(-err[i][c]) ? strerrorname_np(-err[i][c]) : "error");
+			else
+				printf(" %9.0f", ns[i][c]);
+		}
+		flat_spread(ns[i], FLAT_QD64, FLAT_CELLS);
+		printf("\n");
+	}
+	free(buf);
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -2735,7 +3026,7 @@ int main(int argc, char **argv)
 		print_host();
 		for (unsigned i = 0; i < R.nleft; i++)
 			printf("# %s left out: %s\n", engine_names[R.left[i].engine], R.left[i].why);
-		return run_cost(&o, R.mask);
+		return o.flat ? run_flat(&o, R.mask) : run_cost(&o, R.mask);
 	}
 	if (!R.mask)
 		bad_usage("none of the chosen engines can be set up on this machine");
