@@ -1,7 +1,44 @@
 /* uaio_faults(7) and SPEC's fork clause: a child forked while a delayed request is held forgets the parent's contexts and, for its own, starts its own timer; the parent's held request is untouched. */
 #include "t.h"
 #include <stdbool.h>
+#include <dirent.h>
 #include <sys/wait.h>
+#include <time.h>
+
+/* Waits (up to 10 s) until every other thread of this process sleeps.
+ * fork() copies the allocator state of threads caught mid-malloc, and
+ * ASan's allocator (gcc 12) takes no lock across fork: a child forked
+ * while uaio's just-created timer thread is still allocating its thread
+ * state deadlocks in its first malloc.  Not a timing check: it only
+ * makes the fork happen once uaio's threads have settled. */
+static void settle_threads(void)
+{
+	for (int tries = 0; tries < 10000; tries++) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		bool busy = false;
+
+		REQUIRE(d);
+		while ((e = readdir(d))) {
+			char path[300], buf[256], *p;
+			FILE *f;
+
+			if (e->d_name[0] == '.' || atoi(e->d_name) == (int)gettid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+			fclose(f);
+			if (p && p[1] == ' ' && p[2] != 'S')
+				busy = true;
+		}
+		closedir(d);
+		if (!busy)
+			return;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
 
 static int f_setup(unsigned nr, aio_context_t *ctx, const char *spec)
 {
@@ -34,6 +71,7 @@ static void forked(int fd)
 	REQUIRE(f_setup(4, &ctx, "delay=3600s") == 0);
 	uaio_prep_pread(&ca, fd, a, sizeof(a), 0);
 	REQUIRE(uaio_submit(ctx, 1, &v) == 1);
+	settle_threads();
 	pid = fork();
 	REQUIRE(pid >= 0);
 	if (pid == 0) {
