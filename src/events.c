@@ -33,9 +33,12 @@ static void slots_refill(struct uaio_ctx *ctx)
 	pthread_mutex_lock(&ctx->post_lock);
 	in_ring = (ctx->tail + ctx->nr - ring_head(ctx)) % ctx->nr;
 	if (ctx->completed > in_ring) {
-		/* relaxed: the counter itself is the only shared state. */
+		/* release: we saw (acquire, ring_head) the reaper's copies of these
+		 * slots; whoever takes a slot (slot_take, acquire) and posts to it
+		 * later must see them too, or its event could overwrite one still
+		 * being copied out (the C11 model; ThreadSanitizer reported it). */
 		atomic_fetch_add_explicit(&ctx->avail, (int)(ctx->completed - in_ring),
-					  memory_order_relaxed);
+					  memory_order_release);
 		ctx->completed = in_ring;
 	}
 	pthread_mutex_unlock(&ctx->post_lock);
@@ -45,10 +48,11 @@ static bool slot_take(struct uaio_ctx *ctx)
 {
 	int a = atomic_load_explicit(&ctx->avail, memory_order_relaxed);
 
-	/* relaxed: a slot is a count, it guards no data. */
+	/* acquire on success: pairs with slots_refill's release (the slot's
+	 * previous event was copied out); relaxed on failure: only a count. */
 	while (a > 0)
 		if (atomic_compare_exchange_weak_explicit(&ctx->avail, &a, a - 1,
-							  memory_order_relaxed, memory_order_relaxed))
+							  memory_order_acquire, memory_order_relaxed))
 			return true;
 	return false;
 }
