@@ -28,6 +28,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2496,6 +2497,33 @@ static void rw_dontcache_read(const char *name)
 
 static void rw_sync_write(const char *n) { rw_flag_write(n, 0x4 /* RWF_SYNC */, 1000); }
 
+/* Drops [off, off+len) of fd from the page cache and makes sure it is gone:
+ * POSIX_FADV_DONTNEED skips pages it finds busy (still on a per-CPU LRU
+ * list, under writeback), so the case's outcome would depend on luck.
+ * Checks residency with mincore and tries again (up to 2 s). */
+static void drop_cached(const char *name, int fd, off_t off, size_t len)
+{
+	unsigned char vec[64];
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
+	size_t pages = (len + 4095) / 4096;
+
+	if (m == MAP_FAILED || pages > sizeof(vec))
+		die(name, "mmap for mincore");
+	for (int tries = 0; tries < 400; tries++) {
+		bool resident = false;
+
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		if (mincore(m, len, vec) != 0)
+			die(name, "mincore");
+		for (size_t i = 0; i < pages; i++)
+			resident |= vec[i] & 1;
+		if (!resident)
+			break;
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	}
+	munmap(m, len);
+}
+
 static void rw_nowait_uncached(const char *name)
 {
 	int fd = open_tmp(name, 1 << 20, O_RDONLY);
@@ -2505,7 +2533,7 @@ static void rw_nowait_uncached(const char *name)
 
 	if (fsync(fd) != 0)
 		die(name, "fsync");
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	drop_cached(name, fd, 512 * 1024, sizeof(buf));
 	io_prep_preadv2(&cb, fd, &iov, 1, 512 * 1024, RWF_NOWAIT);
 	one(name, &cb);
 	close(fd);
