@@ -29,11 +29,15 @@ static void correct(int fd)
 	struct iocb cbs[6], *v[6];
 	struct io_event ev[6];
 	aio_context_t ctx = 0;
-	int efd = eventfd(0, EFD_CLOEXEC), p[2], got = 0;
+	int efd = eventfd(0, EFD_CLOEXEC), p[2], q[2], got = 0;
 	uint64_t c;
 
-	REQUIRE(efd >= 0 && pipe(p) == 0);
+	/* The poll and the read get a pipe each: on one pipe the read (due
+	 * later, but delays are only lower bounds) could take the byte before
+	 * the poll looked, and the poll would wait for ever. */
+	REQUIRE(efd >= 0 && pipe(p) == 0 && pipe(q) == 0);
 	REQUIRE(write(p[1], "x", 1) == 1);
+	REQUIRE(write(q[1], "y", 1) == 1);
 	REQUIRE(f_setup(8, &ctx, "op=read:delay=20ms;op=write:delay=1ms;op=fsync,poll:delay=300us") == 0);
 	uaio_prep_pread(&cbs[0], fd, buf[0], 4096, 0);
 	uaio_prep_pread(&cbs[1], fd, buf[1], 4096, 8192);
@@ -41,7 +45,7 @@ static void correct(int fd)
 	uaio_prep_pwrite(&cbs[2], fd, buf[2], 4096, 65536);
 	uaio_prep_fsync(&cbs[3], fd);
 	uaio_prep_poll(&cbs[4], p[0], POLLIN);
-	uaio_prep_pread(&cbs[5], p[0], buf[3], 1, 0);		/* a pipe, delayed too */
+	uaio_prep_pread(&cbs[5], q[0], buf[3], 1, 0);		/* a pipe, delayed too */
 	for (int i = 0; i < 6; i++) {
 		cbs[i].aio_data = (uint64_t)i;
 		uaio_set_eventfd(&cbs[i], efd);
@@ -65,7 +69,7 @@ static void correct(int fd)
 	}
 	CHECK(pattern_at(buf[0], 4096, 0));
 	CHECK(pattern_at(buf[1], 4096, 8192));
-	CHECK_EQ(buf[3][0], 'x');
+	CHECK_EQ(buf[3][0], 'y');
 	REQUIRE(pread(fd, buf[0], 4096, 65536) == 4096);
 	CHECK(memcmp(buf[0], buf[2], 4096) == 0);
 	for (uint64_t sum = 0; sum < 6; sum += c)	/* +1 follows each event */
@@ -74,6 +78,8 @@ static void correct(int fd)
 	close(efd);
 	close(p[0]);
 	close(p[1]);
+	close(q[0]);
+	close(q[1]);
 }
 
 /* A request delayed by an hour cannot complete first (the delay is a lower
