@@ -104,7 +104,8 @@ void ctx_wake_all(struct uaio_ctx *ctx)
 }
 
 /* stamp: the request's t_submit (STAMP_*), for the statistics. */
-void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp)
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp,
+	      unsigned nefd)
 {
 	uint64_t now = stats_clock(&stamp, 1);	/* outside the lock */
 	struct io_event *ev;
@@ -121,6 +122,8 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 	/* relaxed: a statistic, counted before the event can be seen. */
 	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed);
 	stats_event_locked(ctx, res, stamp, now);
+	if (nefd)	/* relaxed: the release of the tail below publishes it */
+		atomic_fetch_add_explicit(&ctx->efd_pending, nefd, memory_order_relaxed);
 	/* release: the event is written before any reader sees the new tail. */
 	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
 	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
@@ -131,7 +134,8 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 
 /* Posts n events under one lock, with one tail publication and wake-up
  * (and one clock read for the statistics). */
-void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n)
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n,
+		   unsigned nefd)
 {
 	uint64_t now = stats_clock(stamps, n);	/* outside the lock */
 
@@ -145,12 +149,35 @@ void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint6
 	ctx->completed += (unsigned)n;
 	/* relaxed: a statistic, counted before the events can be seen. */
 	atomic_fetch_add_explicit(&ctx->st_completed, (unsigned)n, memory_order_relaxed);
+	if (nefd)	/* relaxed: the release of the tail below publishes it */
+		atomic_fetch_add_explicit(&ctx->efd_pending, nefd, memory_order_relaxed);
 	/* release: the events are written before any reader sees the new tail. */
 	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
 	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
+}
+
+/* The kernel signals a request's eventfd after its event is in the ring
+ * and before it wakes getevents; here the eventfd is written after the
+ * post (not under post_lock: a write can block), so getevents waits for
+ * those writes instead: whoever gets an event can read its eventfd. */
+void ctx_efd_signalled(struct uaio_ctx *ctx, unsigned n)
+{
+	/* release: the eventfd writes come before a reaper sees the count drop. */
+	atomic_fetch_sub_explicit(&ctx->efd_pending, n, memory_order_release);
+}
+
+static void efd_wait(struct uaio_ctx *ctx)
+{
+	/* acquire: pairs with ctx_efd_signalled. */
+	for (unsigned i = 0; atomic_load_explicit(&ctx->efd_pending, memory_order_acquire); i++) {
+		if (i < 64)
+			__builtin_ia32_pause();
+		else
+			sched_yield();	/* the poster may be off the CPU */
+	}
 }
 
 /* Copies up to nr events to the caller and advances head.  Returns the
@@ -427,6 +454,8 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 			break;
 		}
 	}
+	if (got)
+		efd_wait(ctx);
 	ctx_put(ctx);
 	return ret < 0 ? ret : (int)got;
 }

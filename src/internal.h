@@ -131,6 +131,9 @@ struct uaio_ctx {
 	unsigned completed;		/* posted events not yet credited to avail */
 	struct waiter *waiters;
 	_Atomic unsigned tail_pub;	/* tail, released after the event is written */
+	/* Events visible in the ring whose IOCB_FLAG_RESFD eventfd is not
+	 * signalled yet; getevents returns only once it is 0 (see ctx_post). */
+	_Atomic unsigned efd_pending;
 
 	pthread_mutex_t reap_lock;	/* serialises getevents readers; protects ring_gone */
 	bool ring_gone;			/* destroy released the ring's memory */
@@ -184,8 +187,11 @@ int ua_write(bool checked, uint64_t dst, const void *src, size_t len);
 int ua_writev(bool checked, uint64_t dst, const struct iovec *src, int nsrc);
 void ua_atfork_child(void);
 pid_t ua_pid(void);
-/* False under valgrind: the caller's memory must not be process_vm's local side. */
+/* True when checks go through process_vm with the caller's memory on the
+ * local side (not the fault-catching copy, not under valgrind). */
 bool ua_user_local(void);
+/* "fault", "vm" or "vm-remote": how checked copies are done here. */
+const char *ua_mode_name(void);
 /* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
  * returns how many leading pieces were copied. */
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len);
@@ -194,8 +200,13 @@ int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t l
 int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, size_t len);
 
 /* events.c */
-void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp);
-void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n);
+/* nefd: how many of the events have an eventfd to signal; the poster
+ * signals them after the call, then calls ctx_efd_signalled(). */
+void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, uint64_t stamp,
+	      unsigned nefd);
+void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint64_t *stamps, int n,
+		   unsigned nefd);
+void ctx_efd_signalled(struct uaio_ctx *ctx, unsigned n);
 void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
 		uint64_t stamp);
 void ctx_wake_all(struct uaio_ctx *ctx);

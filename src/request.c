@@ -14,9 +14,10 @@
 void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
 		uint64_t stamp)
 {
-	ctx_post(ctx, data, obj, res, stamp);
+	ctx_post(ctx, data, obj, res, stamp, resfd >= 0);
 	if (resfd >= 0) {
 		eventfd_write(resfd, 1);	/* after the event is visible, as the kernel */
+		ctx_efd_signalled(ctx, 1);
 		if (own_fd)
 			close(resfd);
 	}
@@ -119,11 +120,13 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 	uint64_t stamps[64];
 	int fds[64];
 	bool keep[64];
+	unsigned nefd;
 
 	for (int i = 0, j; i < n; i = j) {
 		struct uaio_ctx *ctx = reqs[i]->ctx;
 
 		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed); /* held across the frees */
+		nefd = 0;
 		pthread_mutex_lock(&ctx->active_lock);
 		for (j = i; j < n && j - i < 64 && reqs[j]->ctx == ctx; j++) {
 			struct uaio_req *req = reqs[j];
@@ -134,14 +137,16 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 			ev[j - i] = (struct io_event){ req->cb.aio_data, req->obj, res[j], 0 };
 			stamps[j - i] = req->t_submit;
 			fds[j - i] = req->resfd;
+			nefd += req->resfd >= 0;
 			keep[j - i] = req->cancel_hold;
 			req->orphan = req->cancel_hold;
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
-		ctx_post_many(ctx, ev, stamps, j - i);
+		ctx_post_many(ctx, ev, stamps, j - i, nefd);
 		for (int k = 0; k < j - i; k++) {
 			if (fds[k] >= 0) {
 				eventfd_write(fds[k], 1);	/* after the event is visible */
+				ctx_efd_signalled(ctx, 1);
 				close(fds[k]);
 			}
 			if (!keep[k])

@@ -1,21 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /* uaccess.c - copies to and from caller memory that answer -EFAULT, as the
- * kernel's copy_{from,to}_user do, instead of crashing.  The check is
- * process_vm_{readv,writev} on our own pid: one system call per batch of
- * pieces that is both the check and the copy.  Unchecked contexts use
- * plain memcpy. */
+ * kernel's copy_{from,to}_user do, instead of crashing.
+ *
+ * Two ways.  On x86-64 the copy is one `rep movsb` whose fault (SIGSEGV,
+ * or SIGBUS past the end of a mapped file) our handler turns into a short
+ * copy, as the kernel's exception table does: no system call at all.  The
+ * handler is installed on first use and hands every other fault to the
+ * handler that was there before.  Elsewhere, under valgrind (which would
+ * report each bad pointer we are asked to check), when a sanitizer refuses
+ * the handler, or with UAIO_UACCESS=vm: process_vm_{readv,writev} on our
+ * own pid, one system call per batch of pieces that is both the check and
+ * the copy.  Unchecked contexts use plain memcpy. */
 #include "internal.h"
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <stdlib.h>
+#include <ucontext.h>
 #include <unistd.h>
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
 #else	/* no header: valgrind's preload library gives it away */
 #define UNDER_VALGRIND() (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload"))
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UA_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UA_SANITIZED 1
+#endif
+#endif
+#ifndef UA_SANITIZED
+#define UA_SANITIZED 0
 #endif
 
 /* Our pid, cached: glibc's getpid() is a system call.  Reset in a forked
@@ -43,31 +62,173 @@ pid_t ua_pid(void)
 	return self_pid();
 }
 
-/* How the checks are done: process_vm_{readv,writev} on our own pid copy
- * between a "local" and a "remote" iovec list.  The local side is copied
- * with copy_{from,to}_user (cheap, and a fault shortens the copy), the
- * remote side page by page through get_user_pages (about 0.3 us per iovec
- * element).  So the caller's memory is always the local side and our own
- * buffer the remote side: one remote element per call whatever the batch.
- * A short copy is reported at the byte; a local element the kernel's
- * access_ok refuses fails the whole call, so a short batch is finished
- * piece by piece to find the exact prefix. */
+/* How the process_vm checks are done: process_vm_{readv,writev} on our
+ * own pid copy between a "local" and a "remote" iovec list.  The local side
+ * is copied with copy_{from,to}_user (cheap, and a fault shortens the
+ * copy), the remote side page by page through get_user_pages (about 0.3 us
+ * per iovec element).  So the caller's memory is always the local side and
+ * our own buffer the remote side: one remote element per call whatever the
+ * batch.  A short copy is reported at the byte; a local element the
+ * kernel's access_ok refuses fails the whole call, so a short batch is
+ * finished piece by piece to find the exact prefix. */
 
-/* 1: the caller's memory on the local side; 0: on the remote side, under
- * valgrind, which checks local addresses itself and would report every
- * bad pointer we are asked to check; -1: not known yet.  Relaxed: every
- * thread computes the same. */
-static _Atomic int user_local = -1;
+#if defined(__x86_64__)
+/* ua_copy(dst, src, n): returns the bytes not copied, 0 when all were.  A
+ * fault can only happen at ua_copy_insn; the handler resumes at
+ * ua_copy_fixup with %rcx = bytes left, as `rep movsb` leaves it. */
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl ua_copy\n"
+	".hidden ua_copy\n"
+	".type ua_copy, @function\n"
+	"ua_copy:\n"
+	"	endbr64\n"
+	"	movq %rdx, %rcx\n"
+	".globl ua_copy_insn\n"
+	".hidden ua_copy_insn\n"
+	"ua_copy_insn:\n"
+	"	rep movsb\n"
+	"	xorl %eax, %eax\n"
+	"	ret\n"
+	".globl ua_copy_fixup\n"
+	".hidden ua_copy_fixup\n"
+	"ua_copy_fixup:\n"
+	"	movq %rcx, %rax\n"
+	"	ret\n"
+	".size ua_copy, .-ua_copy\n");
+size_t ua_copy(void *dst, const void *src, size_t n);
+extern const char ua_copy_insn[], ua_copy_fixup[];
+
+/* The dispositions we replaced; written once, before our handler is in
+ * place (pthread_once), read by the handler. */
+static struct sigaction prev_segv, prev_bus;
+
+/* Hands a fault that is not ours to what was there before us. */
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
+	struct sigaction dfl;
+
+	if (p->sa_flags & SA_SIGINFO) {
+		p->sa_sigaction(sig, si, uc);
+		return;
+	}
+	if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+		p->sa_handler(sig);
+		return;
+	}
+	if (p->sa_handler == SIG_IGN && si->si_code <= 0)
+		return;		/* sent by kill(): ignored, as before us */
+	/* The default action (a fault is never ignored): back to SIG_DFL; a
+	 * fault happens again on return, a sent signal is raised again (it
+	 * is blocked until we return). */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(sig, &dfl, NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+
+	if (uc->uc_mcontext.gregs[REG_RIP] == (greg_t)(uintptr_t)ua_copy_insn) {
+		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)ua_copy_fixup;
+		return;
+	}
+	chain(sig, si, uc_);
+}
+
+/* Installs on_fault for SIGSEGV and SIGBUS; false (nothing changed) if
+ * either cannot be had, as when ASan is told to keep its own handler. */
+static bool install_handler(void)
+{
+	struct sigaction sa, cur;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	/* SA_ONSTACK: a stack-overflow fault we pass on still reaches the
+	 * program's handler on its alternate stack.  SA_RESTART: as any
+	 * handler should, system calls interrupted elsewhere go on. */
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &prev_segv) != 0)
+		return false;
+	if (sigaction(SIGSEGV, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
+	    cur.sa_sigaction != on_fault || sigaction(SIGBUS, &sa, &prev_bus) != 0) {
+		sigaction(SIGSEGV, &prev_segv, NULL);
+		return false;
+	}
+	if (sigaction(SIGBUS, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
+	    cur.sa_sigaction != on_fault) {
+		sigaction(SIGBUS, &prev_bus, NULL);
+		sigaction(SIGSEGV, &prev_segv, NULL);
+		return false;
+	}
+	return true;
+}
+#else
+static size_t ua_copy(void *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n);	/* never called: no fault mode here */
+	return 0;
+}
+
+static bool install_handler(void)
+{
+	return false;
+}
+#endif
+
+enum { UA_UNKNOWN, UA_FAULT, UA_VM_LOCAL, UA_VM_REMOTE };
+
+/* The way checked copies go, decided once (pthread_once): UA_FAULT, or
+ * process_vm with the caller's memory on the local side, or on the remote
+ * side under valgrind (which checks local addresses itself). */
+static int mode = UA_UNKNOWN;
+static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
+
+static void mode_init(void)
+{
+	const char *e = getenv("UAIO_UACCESS");
+
+	if (UNDER_VALGRIND())
+		mode = UA_VM_REMOTE;
+	else if (e && strcmp(e, "vm") == 0)
+		mode = UA_VM_LOCAL;
+	else
+		mode = install_handler() ? UA_FAULT : UA_VM_LOCAL;
+}
+
+static int ua_mode(void)
+{
+	pthread_once(&mode_once, mode_init);
+	return mode;
+}
 
 bool ua_user_local(void)
 {
-	int v = atomic_load_explicit(&user_local, memory_order_relaxed);
+	return ua_mode() == UA_VM_LOCAL;
+}
 
-	if (v < 0) {
-		v = !UNDER_VALGRIND();
-		atomic_store_explicit(&user_local, v, memory_order_relaxed);
-	}
-	return v;
+const char *ua_mode_name(void)
+{
+	static const char *const names[] = { "?", "fault", "vm", "vm-remote" };
+
+	return names[ua_mode()];
+}
+
+/* n bytes, all or none: 0, or -EFAULT.  Under sanitizers the plain copy
+ * follows, so that they see the accesses (and an overflow of the
+ * caller's array) that the assembly copy hides from them. */
+static int fault_copy(void *dst, const void *src, size_t n)
+{
+	if (ua_copy(dst, src, n))
+		return -EFAULT;
+	if (UA_SANITIZED)
+		memmove(dst, src, n);
+	return 0;
 }
 
 /* The caller's bytes into dst. */
@@ -75,7 +236,7 @@ static ssize_t pull(const struct iovec *user, unsigned long n, void *dst, size_t
 {
 	struct iovec our = { dst, len };
 
-	if (ua_user_local())
+	if (ua_mode() == UA_VM_LOCAL)
 		return process_vm_writev(self_pid(), user, n, &our, 1, 0);
 	return process_vm_readv(self_pid(), &our, 1, user, n, 0);
 }
@@ -84,7 +245,7 @@ static ssize_t pull(const struct iovec *user, unsigned long n, void *dst, size_t
 static ssize_t push(const struct iovec *user, unsigned long n, const struct iovec *src,
 		    unsigned long nsrc)
 {
-	if (ua_user_local())
+	if (ua_mode() == UA_VM_LOCAL)
 		return process_vm_readv(self_pid(), user, n, src, nsrc, 0);
 	return process_vm_writev(self_pid(), src, nsrc, user, n, 0);
 }
@@ -93,6 +254,8 @@ int ua_read(bool checked, void *dst, uint64_t src, size_t len)
 {
 	struct iovec l = { (void *)(uintptr_t)src, len };
 
+	if (checked && ua_mode() == UA_FAULT)
+		return fault_copy(dst, (const void *)(uintptr_t)src, len);
 	if (checked && (src == 0 || pull(&l, 1, dst, len) != (ssize_t)len))
 		return -EFAULT;
 	/* Again by plain copy, now known readable: memory checkers (valgrind)
@@ -107,6 +270,12 @@ int ua_writev(bool checked, uint64_t dst, const struct iovec *src, int nsrc)
 	char *p = (char *)(uintptr_t)dst;
 	struct iovec l;
 
+	if (checked && ua_mode() == UA_FAULT) {
+		for (int i = 0; i < nsrc; p += src[i].iov_len, i++)
+			if (fault_copy(p, src[i].iov_base, src[i].iov_len) < 0)
+				return -EFAULT;
+		return 0;
+	}
 	for (int i = 0; i < nsrc; i++)
 		len += src[i].iov_len;
 	l = (struct iovec){ p, len };
@@ -174,6 +343,12 @@ static int pieces_checked(bool wr, char *buf, const uint64_t *addr, int n, size_
 
 int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t len)
 {
+	if (checked && ua_mode() == UA_FAULT) {
+		for (int i = 0; i < n; i++)
+			if (fault_copy((char *)dst + i * len, (const void *)(uintptr_t)src[i], len) < 0)
+				return i;
+		return n;
+	}
 	if (checked)
 		n = pieces_checked(false, dst, src, n, len);
 	for (int i = 0; i < n; i++)	/* again, for memory checkers; or the copy itself */
@@ -183,6 +358,12 @@ int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t l
 
 int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, size_t len)
 {
+	if (checked && ua_mode() == UA_FAULT) {
+		for (int i = 0; i < n; i++)
+			if (fault_copy((void *)(uintptr_t)dst[i], (const char *)src + i * len, len) < 0)
+				return i;
+		return n;
+	}
 	if (checked)
 		n = pieces_checked(true, (char *)src, dst, n, len);
 	for (int i = 0; i < n; i++)
