@@ -23,6 +23,11 @@ struct batch {
 	bool have_pool, have_poller;	/* reserve() succeeded in this call */
 	int handed;		/* requests handed on (not completed inline) */
 	uint64_t stamp;		/* their t_submit: one clock read per call; 0 until needed */
+	/* F_GETFL of the last fd looked up in this call: a batch is usually
+	 * for one fd, and nothing in a submit call changes an fd's flags.
+	 * (Another thread's fcntl or close racing the call has no order
+	 * with it, in the kernel either.) */
+	int fl_fd, fl;
 };
 
 static void batch_flush(struct batch *b)
@@ -468,7 +473,11 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	req.obj = uptr;
 	req.ctx = ctx;
 	req.resfd = -1;
-	req.fl = fcntl((int)cb->aio_fildes, F_GETFL);
+	if (b->fl_fd != (int)cb->aio_fildes || b->fl_fd < 0) {
+		b->fl_fd = (int)cb->aio_fildes;
+		b->fl = fcntl(b->fl_fd, F_GETFL);
+	}
+	req.fl = b->fl;
 	ret = -EBADF;
 	if (req.fl < 0 || (req.fl & O_PATH))
 		goto out_release;
@@ -604,7 +613,7 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 {
 	uint64_t ptrs[BATCH];
 	struct iocb cbs[BATCH];
-	struct batch b = { 0 };
+	struct batch b = { .fl_fd = -1 };
 	long i = 0;
 	int err = 0;
 	bool checked;
