@@ -655,10 +655,10 @@ static void op_getevents(struct in *in)
 	default: nr = b % 12; break;
 	}
 	switch (u8(in) % 6) {
-	case 0: min_nr = nr + 1; break;
+	case 0: min_nr = nr == LONG_MAX ? nr : nr + 1; break;	/* no overflow here */
 	case 1: min_nr = -1; break;
 	case 2: min_nr = nr; break;
-	default: min_nr = nr > 0 ? u8(in) % (nr + 1) : 0; break;
+	default: min_nr = nr > 0 ? (long)((unsigned long)u8(in) % ((unsigned long)nr + 1)) : 0; break;
 	}
 	switch (m % 8) {
 	case 0: case 1: break;				/* zero: no wait */
