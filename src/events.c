@@ -285,10 +285,24 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 			   const sigset_t *sigmask)
 {
 	struct waiter w = { .efd = -1 };
+	/* With requests in the kernel (io_uring executor), sleep on the ring's
+	 * descriptor too: their CQEs wake us directly and we drain them
+	 * ourselves (see uring_wait_fd).  Other completions then wake us
+	 * through an eventfd (a futex cannot be polled), made for this sleep
+	 * only: two system calls, next to a sleep, and no descriptor kept. */
+	int xfd = ctx->exec->wait_fd ? ctx->exec->wait_fd() : -1;
+	bool own_efd = false;
 	long r = 0;
 
-	if (sigmask && (w.efd = thread_efd()) < 0)
-		return wait_slice(deadline, sigmask);
+	if (sigmask) {
+		if ((w.efd = thread_efd()) < 0)
+			return wait_slice(deadline, sigmask);
+	} else if (xfd >= 0) {
+		w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		own_efd = w.efd >= 0;
+		if (!own_efd)
+			xfd = -1;	/* no descriptor to spare: the futex alone */
+	}
 	pthread_mutex_lock(&ctx->post_lock);
 	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
 		pthread_mutex_unlock(&ctx->post_lock);
@@ -301,11 +315,13 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	pthread_mutex_unlock(&ctx->post_lock);
 
 	if (w.efd >= 0) {
-		struct pollfd p = { .fd = w.efd, .events = POLLIN };
+		/* p[1]: the executor's descriptor; woken by it for another
+		 * context's CQEs, the caller reaps and looks again. */
+		struct pollfd p[2] = { { .fd = w.efd, .events = POLLIN }, { .fd = xfd, .events = POLLIN } };
 		struct timespec rel = { ts_until_ms(deadline) / 1000, (ts_until_ms(deadline) % 1000) * 1000000 };
 		eventfd_t junk;
 
-		r = ppoll(&p, 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
+		r = ppoll(p, xfd >= 0 ? 2 : 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
 		r = r < 0 ? -errno : (r == 0 ? -ETIMEDOUT : 0);
 		eventfd_read(w.efd, &junk);
 	} else {
@@ -329,6 +345,8 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 		r = r == -EINTR ? r : 0;
 	}
 	pthread_mutex_unlock(&ctx->post_lock);
+	if (own_efd)
+		close(w.efd);	/* unlinked or woken: no completer writes it now */
 	return (int)r;
 }
 

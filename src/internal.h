@@ -90,7 +90,7 @@ enum {
 struct waiter {
 	struct waiter *next, *prev;
 	_Atomic uint32_t woken;		/* futex word: 0 -> 1 by a completer */
-	int efd;			/* pgetevents: eventfd to poke, else -1 */
+	int efd;			/* eventfd to poke, else -1 (futex) */
 };
 
 /* req->t_submit and the stamps passed to the posting functions: below
@@ -169,6 +169,9 @@ struct exec_ops {
 	void (*ctx_fini)(struct uaio_ctx *ctx);
 	int (*cancel)(struct uaio_req *req, int64_t *res, bool wait);
 	void (*reap)(void);	/* optional: a getevents caller moves finished work itself */
+	/* optional: a descriptor that turns readable when reap() has work, for
+	 * a getevents caller to sleep on as well; -1 when there is none now */
+	int (*wait_fd)(void);
 	bool takes_poll;
 };
 extern const struct exec_ops exec_threads;
