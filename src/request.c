@@ -267,17 +267,20 @@ static bool is_write(const struct uaio_req *req)
 	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
 }
 
-/* One attempt at the rest of req's transfer.  off -1: stream position. */
+/* One attempt at the rest of req's transfer.  off -1: stream position.
+ * The raw system call, not glibc's preadv2/pwritev2: those are
+ * cancellation points, and io_submit is not one (a thread cancelled
+ * inside uaio_submit would leave it half done); it also saves glibc's
+ * cancellation bookkeeping on every inline read.  The offset goes as
+ * (low, high) words; on 64-bit the kernel takes it from the low one. */
 static ssize_t rw_once(const struct uaio_req *req, long long off, int flags)
 {
 	struct iovec v[1024];
 	int n = iov_rest(req, v);
-	ssize_t r;
+	long r;
 
-	if (is_write(req))
-		r = pwritev2((int)req->cb.aio_fildes, v, n, off, flags);
-	else
-		r = preadv2((int)req->cb.aio_fildes, v, n, off, flags);
+	r = syscall(is_write(req) ? SYS_pwritev2 : SYS_preadv2, (long)req->cb.aio_fildes, v, (long)n,
+		    (long)off, (long)((unsigned long long)off >> 32 >> (sizeof(long) * 8 - 32)), (long)flags);
 	return r < 0 ? -errno : r;
 }
 
