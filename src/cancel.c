@@ -9,7 +9,17 @@
 /* Errors: -EFAULT iocb unreadable; -EINVAL aio_key not 0, unknown context,
  * iocb not in flight on it; -EAGAIN already executing.  Success is
  * -EINPROGRESS, as the modern kernel answers; result is not written. */
+static int do_cancel(aio_context_t h, struct iocb *iocb, struct io_event *result);
+
 UAIO_API int uaio_cancel(aio_context_t h, struct iocb *iocb, struct io_event *result)
+{
+	int cs = nocancel_begin(), r = do_cancel(h, iocb, result);
+
+	nocancel_end(cs);
+	return r;
+}
+
+static int do_cancel(aio_context_t h, struct iocb *iocb, struct io_event *result)
 {
 	struct uaio_ctx *ctx;
 	struct uaio_req *req;

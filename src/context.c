@@ -331,12 +331,15 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 
 UAIO_API int uaio_setup_params(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
 {
-	return setup_checked(nr_events, p, ctxp);
+	int cs = nocancel_begin(), r = setup_checked(nr_events, p, ctxp);
+
+	nocancel_end(cs);
+	return r;
 }
 
 UAIO_API int uaio_setup(unsigned nr_events, aio_context_t *ctxp)
 {
-	return setup_checked(nr_events, NULL, ctxp);
+	return uaio_setup_params(nr_events, NULL, ctxp);
 }
 
 static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
@@ -359,8 +362,18 @@ static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
 	}
 }
 
+static int do_destroy(aio_context_t h);
+
 /* Errors: -EINVAL unknown or already destroyed context. */
 UAIO_API int uaio_destroy(aio_context_t h)
+{
+	int cs = nocancel_begin(), r = do_destroy(h);
+
+	nocancel_end(cs);
+	return r;
+}
+
+static int do_destroy(aio_context_t h)
 {
 	struct uaio_ctx *ctx = ctx_get(h);
 	int expect = 0;

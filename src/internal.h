@@ -183,6 +183,23 @@ void ctx_put(struct uaio_ctx *ctx);
 extern _Atomic unsigned long long g_workers;
 extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
 
+/* The uaio_* calls are not pthread cancellation points, as the kernel's
+ * io_* calls are not (libaio makes them with syscall()): a thread
+ * cancelled inside one would leave locks held and waiters linked.  The
+ * entry points hold cancellation off with these. */
+static inline int nocancel_begin(void)
+{
+	int old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static inline void nocancel_end(int old)
+{
+	pthread_setcancelstate(old, NULL);
+}
+
 /* uaccess.c: copies that answer -EFAULT instead of crashing when checked */
 int ua_read(bool checked, void *dst, uint64_t src, size_t len);
 int ua_write(bool checked, uint64_t dst, const void *src, size_t len);

@@ -609,7 +609,17 @@ static int read_ptrs(bool checked, uint64_t *ptrs, uint64_t src, int n)
  * nr < 0, unknown context, bad iocb field or opcode; -EFAULT unreadable
  * pointer; -EAGAIN no free slot; -EBADF bad fd or fd mode;
  * -EOPNOTSUPP unknown rw flag; -EPERM real-time priority not allowed. */
+static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp);
+
 UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
+{
+	int cs = nocancel_begin(), r = do_submit(h, nr, iocbpp);
+
+	nocancel_end(cs);
+	return r;
+}
+
+static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 {
 	uint64_t ptrs[BATCH];
 	struct iocb cbs[BATCH];
