@@ -4,14 +4,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SAN 1
-#endif
-#endif
-
 static int child(aio_context_t pctx, struct iocb *pcb, int fd, int cold)
 {
 	struct iocb cb, *v = &cb;
@@ -114,7 +106,7 @@ int main(void)
 		REQUIRE(uaio_submit(ctx, 1, &cv) == 1);
 	}
 
-#ifdef UNDER_SAN
+#ifdef T_UNDER_SAN
 	/* The sanitizer runtimes (gcc 12) do not lock their allocator around
 	 * fork: a worker thread freeing memory at that instant leaves the
 	 * child's allocator locked for good.  Let the workers finish first;

@@ -11,14 +11,6 @@
 #include <sys/wait.h>
 #include <ucontext.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define UNDER_SAN 1
-#endif
-#endif
-
 #if defined(__x86_64__)
 #define MY_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
@@ -185,7 +177,7 @@ static void run(unsigned flags, int min_nr, int nr, struct timespec *ts, int n_r
 
 int main(void)
 {
-#ifdef UNDER_SAN
+#ifdef T_UNDER_SAN
 	t_skip("sanitizer runtimes make system calls of their own");
 #endif
 #ifndef MY_ARCH
@@ -220,28 +212,13 @@ int main(void)
 #else
 		int checked = 1;		/* no fault-catching copy here */
 #endif
-		pid_t pid;
-		int st;
-
 		run(0, 1, N, NULL, 8, checked);
 		run(0, 4, 4, NULL, 8, checked);
 		run(0, 0, N, &zero, 8, checked * 2);	/* vm: and the timeout's copy-in */
 		run(0, 1, N, &ten, 8, checked * 2);
 		if (vm)
 			return t_done();
-		/* again, checks by process_vm: a child runs this program */
-		fflush(NULL);
-		pid = fork();
-		REQUIRE(pid >= 0);
-		if (pid == 0) {
-			char *argv[] = { (char *)"getevents_nosyscall", NULL };
-
-			setenv("UAIO_UACCESS", "vm", 1);
-			execv("/proc/self/exe", argv);
-			_exit(127);
-		}
-		REQUIRE(waitpid(pid, &st, 0) == pid);
-		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		t_rerun_with("UAIO_UACCESS", "vm");	/* again, checks by process_vm */
 	}
 	return t_done();
 }

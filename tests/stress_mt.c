@@ -5,14 +5,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SAN 1
-#endif
-#endif
-
 #define NSUB 4
 #define RLEN 16
 #define WLEN 4096
@@ -504,7 +496,7 @@ int main(void)
 {
 	int quick = getenv("UAIO_TEST_QUICK") != NULL;
 
-#ifdef UNDER_SAN
+#ifdef T_UNDER_SAN
 	quick = 1;
 #endif
 	alarm(120);

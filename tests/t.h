@@ -21,6 +21,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/wait.h>
+
+/* Built with AddressSanitizer or ThreadSanitizer (whose runtimes make
+ * system calls and handle SIGSEGV of their own)? */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define T_UNDER_SAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define T_UNDER_SAN 1
+#endif
+#endif
 
 #define T_PASS 0
 #define T_FAIL 1
@@ -251,6 +262,47 @@ static inline int t_thread_count(void)
 			break;
 	fclose(f);
 	return n;
+}
+
+/* Runs fn(arg) in a forked child that then exits 0, or 1 if a check
+ * failed in it; returns the child's wait status. */
+static inline int t_fork_run(void (*fn)(void *), void *arg)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		fn(arg);
+		_exit(t_failures ? 1 : 0);
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	return st;
+}
+
+static inline void t_exec_self(void *env)
+{
+	char *argv[] = { (char *)"t_rerun", NULL };
+
+	putenv((char *)env);
+	execv("/proc/self/exe", argv);
+	_exit(127);
+}
+
+/* Runs this test program again, in a child with var=value in its
+ * environment (a per-process mode, such as UAIO_UACCESS, read once);
+ * the child's verdict counts as one check here. */
+static inline void t_rerun_with(const char *var, const char *value)
+{
+	char env[256];
+	int st;
+
+	snprintf(env, sizeof(env), "%s=%s", var, value);
+	st = t_fork_run(t_exec_self, env);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		t_fail("with %s: status 0x%x", env, st);
 }
 
 #endif /* UAIO_T_H */

@@ -6,14 +6,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SAN 1
-#endif
-#endif
-
 static long page;
 
 /* A page with protection prot, and an unmapped one after it. */
@@ -161,51 +153,47 @@ static void program_handler_chained(void)
 	munmap(bus, page);
 }
 
-/* fn in a fresh child (before this process's first checked copy); its
- * checks count here. */
+/* Runs fn in a fresh child (one that has made no checked copy yet). */
+static void call(void *fn)
+{
+	((void (*)(void))fn)();
+}
+
+static int run_child(void (*fn)(void))
+{
+	return t_fork_run(call, (void *)fn);
+}
+
 static void in_child(void (*fn)(void))
 {
-	pid_t pid;
-	int st;
+	int st = run_child(fn);
 
-	fflush(NULL);
-	pid = fork();
-	REQUIRE(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(t_failures ? 1 : 0);
-	}
-	REQUIRE(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* In a fresh child: `before`, then uaio's handler (at its first checked
- * copy), then `what`.
- * Returns the wait status. */
+/* For child(): `before`, then uaio's handler (at its first checked copy),
+ * then `what`. */
+static void (*c_before)(void), (*c_what)(void);
+
+static void child_body(void)
+{
+	aio_context_t ctx = 0;
+	struct timespec zero = { 0, 0 };
+	struct io_event ev;
+
+	c_before();
+	if (t_setup(1, &ctx) != 0 || uaio_getevents(ctx, 0, 1, &ev, (struct timespec *)8) != -EFAULT)
+		_exit(3);
+	c_what();
+	if (uaio_getevents(ctx, 0, 1, &ev, &zero) != 0)
+		_exit(4);
+}
+
 static int child(void (*before)(void), void (*what)(void))
 {
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	REQUIRE(pid >= 0);
-	if (pid == 0) {
-		aio_context_t ctx = 0;
-		struct timespec zero = { 0, 0 };
-		struct io_event ev;
-
-		before();
-		if (t_setup(1, &ctx) != 0 ||
-		    uaio_getevents(ctx, 0, 1, &ev, (struct timespec *)8) != -EFAULT)
-			_exit(3);
-		what();
-		if (uaio_getevents(ctx, 0, 1, &ev, &zero) != 0)
-			_exit(4);
-		_exit(0);
-	}
-	REQUIRE(waitpid(pid, &st, 0) == pid);
-	return st;
+	c_before = before;
+	c_what = what;
+	return run_child(child_body);
 }
 
 static void nothing(void) {}
@@ -219,7 +207,7 @@ static void null_deref(void)
 static void bus_touch(void) { (void)*(volatile char *)sigbus_page(); }
 static void sent_segv(void) { kill(getpid(), SIGSEGV); }
 
-#ifdef UNDER_SAN	/* a sanitizer's handler reports the fault and exits */
+#ifdef T_UNDER_SAN	/* a sanitizer's handler reports the fault and exits */
 #define SAN_OR(c) (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
 #else
 #define SAN_OR(c) (c)
@@ -258,22 +246,7 @@ int main(void)
 	against_kernel();
 	/* again with process_vm checks, in a child (valgrind checks that way
 	 * already, and its /proc/self/exe is valgrind) */
-	if (!vm && !t_under_valgrind()) {
-		pid_t pid;
-		int st;
-
-		fflush(NULL);
-		pid = fork();
-		REQUIRE(pid >= 0);
-		if (pid == 0) {
-			char *argv[] = { (char *)"uaccess_fault", NULL };
-
-			setenv("UAIO_UACCESS", "vm", 1);
-			execv("/proc/self/exe", argv);
-			_exit(127);
-		}
-		REQUIRE(waitpid(pid, &st, 0) == pid);
-		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	if (!vm && !t_under_valgrind())
+		t_rerun_with("UAIO_UACCESS", "vm");
 	return t_done();
 }
