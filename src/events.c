@@ -317,6 +317,8 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	pthread_mutex_lock(&ctx->post_lock);
 	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
 		pthread_mutex_unlock(&ctx->post_lock);
+		if (own_efd)
+			syscall(SYS_close, w.efd);
 		return 0;
 	}
 	w.next = ctx->waiters;
