@@ -13,7 +13,6 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -265,16 +264,6 @@ static long ts_until_ms(const struct timespec *deadline)
 	return ns <= 0 ? 0 : (long)((ns + 999999) / 1000000 > 0x7fffffff ? 0x7fffffff : (ns + 999999) / 1000000);
 }
 
-/* The waits below make raw system calls: glibc's ppoll, read and close
- * are cancellation points, and io_getevents is not one.  A thread
- * cancelled in mid-wait would leave its waiter (on its stack) linked into
- * the context, for a completer to write into later. */
-static long sys_ppoll(struct pollfd *p, unsigned n, struct timespec *ts, const sigset_t *mask)
-{
-	/* the kernel's sigset is _NSIG bits, glibc's sigset_t larger */
-	return syscall(SYS_ppoll, p, (unsigned long)n, ts, mask, mask ? (unsigned long)(_NSIG / 8) : 0UL);
-}
-
 /* pgetevents without an eventfd (descriptors ran out): ppoll on no
  * descriptor still applies the mask atomically; it sleeps at most 1 ms
  * and the caller looks at the ring again.  0, -ETIMEDOUT or -EINTR. */
@@ -285,7 +274,7 @@ static int wait_slice(const struct timespec *deadline, const sigset_t *sigmask)
 
 	if (ms == 0)
 		return -ETIMEDOUT;
-	if (sys_ppoll(NULL, 0, &rel, sigmask) < 0 && errno == EINTR)
+	if (ppoll(NULL, 0, &rel, sigmask) < 0 && errno == EINTR)
 		return -EINTR;
 	return 0;
 }
@@ -318,7 +307,7 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
 		pthread_mutex_unlock(&ctx->post_lock);
 		if (own_efd)
-			syscall(SYS_close, w.efd);
+			close(w.efd);
 		return 0;
 	}
 	w.next = ctx->waiters;
@@ -334,9 +323,9 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 		struct timespec rel = { ts_until_ms(deadline) / 1000, (ts_until_ms(deadline) % 1000) * 1000000 };
 		eventfd_t junk;
 
-		r = sys_ppoll(p, xfd >= 0 ? 2 : 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
+		r = ppoll(p, xfd >= 0 ? 2 : 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
 		r = r < 0 ? -errno : (r == 0 ? -ETIMEDOUT : 0);
-		(void)syscall(SYS_read, w.efd, &junk, sizeof(junk));
+		eventfd_read(w.efd, &junk);
 	} else {
 		/* acquire: pairs with the completer's release store of woken. */
 		while (!atomic_load_explicit(&w.woken, memory_order_acquire)) {
@@ -359,7 +348,7 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	}
 	pthread_mutex_unlock(&ctx->post_lock);
 	if (own_efd)
-		syscall(SYS_close, w.efd);	/* unlinked or woken: no completer writes it now */
+		close(w.efd);	/* unlinked or woken: no completer writes it now */
 	return (int)r;
 }
 
