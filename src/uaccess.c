@@ -7,8 +7,9 @@
  * copy, as the kernel's exception table does: no system call at all.  The
  * handler is installed on first use and hands every other fault to the
  * handler that was there before.  Elsewhere, under valgrind (which would
- * report each bad pointer we are asked to check), when a sanitizer refuses
- * the handler, or with UAIO_UACCESS=vm: process_vm_{readv,writev} on our
+ * report each bad pointer we are asked to check), under ThreadSanitizer,
+ * when a sanitizer refuses the handler, or with UAIO_UACCESS=vm:
+ * process_vm_{readv,writev} on our
  * own pid, one system call per batch of pieces that is both the check and
  * the copy.  Unchecked contexts use plain memcpy. */
 #include "internal.h"
@@ -35,6 +36,16 @@
 #endif
 #ifndef UA_SANITIZED
 #define UA_SANITIZED 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UA_TSAN 1
+#endif
+#endif
+#ifndef UA_TSAN
+#define UA_TSAN 0
 #endif
 
 /* Our pid, cached: glibc's getpid() is a system call.  Reset in a forked
@@ -195,7 +206,10 @@ static void mode_init(void)
 
 	if (UNDER_VALGRIND())
 		mode = UA_VM_REMOTE;
-	else if (e && strcmp(e, "vm") == 0)
+	else if ((e && strcmp(e, "vm") == 0) || UA_TSAN)
+		/* TSan delivers a fault raised inside another signal handler
+		 * (our copies in the SIGSYS handler of intercept.c) without
+		 * the context our handler needs: process_vm under TSan. */
 		mode = UA_VM_LOCAL;
 	else
 		mode = install_handler() ? UA_FAULT : UA_VM_LOCAL;
