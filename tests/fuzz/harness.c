@@ -807,7 +807,7 @@ static void op_destroy(struct in *in)
 
 /* ---- streams ---- */
 
-static void stream_step(unsigned k, size_t len)
+static ssize_t stream_step(unsigned k, size_t len)
 {
 	static char junk[65536];
 	uint64_t one = 1;
@@ -826,7 +826,7 @@ static void stream_step(unsigned k, size_t len)
 	case 7: r = read(fds[F_EFD_NB], &one, sizeof(one)); break;
 	default: r = write(fds[F_EFD], &one, sizeof(one)); break;	/* +1 never blocks */
 	}
-	(void)r;
+	return r;
 }
 
 static void op_stream(struct in *in)
@@ -965,8 +965,12 @@ static void drain(void)
 					if (uaio_cancel(C[ci].h, &iocbs[s], &res) == 0)
 						consume(ci, &res, "drain cancel");
 				}
+			/* A read step empties its stream (up to 16 MiB a round): a
+			 * pending write of up to MAX_RW_COUNT bytes to a socket must
+			 * drain faster than the write steps refill it. */
 			for (unsigned k = 0; k < sizeof(steps) / sizeof(steps[0]) && C[ci].npend; k++)
-				stream_step(steps[k], 4096);
+				for (int n = 0; n < 256 && stream_step(steps[k], k < 4 ? 65536 : 4096) > 0 && k < 4; n++)
+					;
 			if (!C[ci].npend)	/* whatever arrives now is one too many */
 				ts.tv_nsec = 0;
 			r = uaio_getevents(C[ci].h, 0, NEVBUF, evbuf, &ts);
