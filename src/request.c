@@ -317,11 +317,16 @@ static int64_t run_file(struct uaio_req *req)
 	return (int64_t)req->done;
 }
 
-/* A stream that cannot be tried without blocking (a tty, say): wait for
- * readiness in short slices so that destroy can always end the wait. */
+/* A stream served by a worker (a tty, say, or a socket written with
+ * RWF_SYNC): wait for readiness in short slices, and move what fits
+ * without blocking (RWF_NOWAIT where the file has it), so that destroy can
+ * always end the wait; a write larger than the socket's buffer would
+ * otherwise block in the kernel until the peer reads it all. */
 static int64_t run_stream(struct uaio_req *req)
 {
 	struct pollfd p = { (int)req->cb.aio_fildes, is_write(req) ? POLLOUT : POLLIN, 0 };
+	int flags = (int)req->cb.aio_rw_flags & ~RWF_NOWAIT;
+	bool nowait = true;
 	ssize_t r;
 
 	for (;;) {
@@ -331,7 +336,11 @@ static int64_t run_stream(struct uaio_req *req)
 			return req->done ? (int64_t)req->done : -ECANCELED;
 		if (poll(&p, 1, 100) <= 0)
 			continue;
-		r = rw_once(req, -1, (int)req->cb.aio_rw_flags & ~RWF_NOWAIT);
+		r = rw_once(req, -1, nowait ? flags | RWF_NOWAIT : flags);
+		if (r == -EOPNOTSUPP && nowait) {	/* no NOWAIT here (a tty): block */
+			nowait = false;
+			r = rw_once(req, -1, flags);
+		}
 		if (r == -EINTR || r == -EAGAIN)
 			continue;
 		if (r < 0)
