@@ -27,15 +27,15 @@
 #else	/* no header: valgrind's preload library gives it away */
 #define UNDER_VALGRIND() (getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload"))
 #endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UA_SANITIZED 1
+#if defined(__SANITIZE_ADDRESS__)
+#define UA_ASAN 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UA_SANITIZED 1
+#if __has_feature(address_sanitizer)
+#define UA_ASAN 1
 #endif
 #endif
-#ifndef UA_SANITIZED
-#define UA_SANITIZED 0
+#ifndef UA_ASAN
+#define UA_ASAN 0
 #endif
 #if defined(__SANITIZE_THREAD__)
 #define UA_TSAN 1
@@ -164,17 +164,20 @@ static bool install_handler(void)
 	 * handler should, system calls interrupted elsewhere go on. */
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &prev_segv) != 0)
-		return false;
-	if (sigaction(SIGSEGV, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
-	    cur.sa_sigaction != on_fault || sigaction(SIGBUS, &sa, &prev_bus) != 0) {
-		sigaction(SIGSEGV, &prev_segv, NULL);
-		return false;
-	}
-	if (sigaction(SIGBUS, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
-	    cur.sa_sigaction != on_fault) {
-		sigaction(SIGBUS, &prev_bus, NULL);
-		sigaction(SIGSEGV, &prev_segv, NULL);
+	static const int sigs[2] = { SIGSEGV, SIGBUS };
+	struct sigaction *prev[2] = { &prev_segv, &prev_bus };
+
+	for (int i = 0; i < 2; i++) {
+		bool set = sigaction(sigs[i], &sa, prev[i]) == 0;
+
+		/* read back: a sanitizer may keep its own and say nothing */
+		if (set && sigaction(sigs[i], NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+		    cur.sa_sigaction == on_fault)
+			continue;
+		if (set)
+			i++;	/* put this one back too */
+		while (i-- > 0)
+			sigaction(sigs[i], prev[i], NULL);
 		return false;
 	}
 	return true;
@@ -233,14 +236,15 @@ const char *ua_mode_name(void)
 	return names[ua_mode()];
 }
 
-/* n bytes, all or none: 0, or -EFAULT.  Under sanitizers the plain copy
- * follows, so that they see the accesses (and an overflow of the
- * caller's array) that the assembly copy hides from them. */
+/* n bytes, all or none: 0, or -EFAULT.  Under ASan the plain copy
+ * follows, so that it sees the accesses (and an overflow of the caller's
+ * array) that the assembly copy hides from it.  (Under TSan checks go by
+ * process_vm: see mode_init.) */
 static int fault_copy(void *dst, const void *src, size_t n)
 {
 	if (ua_copy(dst, src, n))
 		return -EFAULT;
-	if (UA_SANITIZED)
+	if (UA_ASAN)
 		memmove(dst, src, n);
 	return 0;
 }
