@@ -54,6 +54,7 @@ struct uaio_ring {
 /* uaio_params.flags */
 #define UAIO_F_NOCHECK	(1u << 0)	/* skip the -EFAULT pointer checks */
 #define UAIO_F_NOSTATS	(1u << 1)	/* no latency histogram (no clock reads) */
+#define UAIO_F_ASYNC_WRITES (1u << 2)	/* offload buffered writes (default: done in submit) */
 
 struct uaio_params {
 	const char *executor;	/* "threads", "uring", "auto"; NULL: $UAIO_EXECUTOR or "auto" */

@@ -23,6 +23,7 @@ static unsigned next_id;
 static struct uaio_stats retired;	/* counters of destroyed contexts */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool checks_default = true;
+static bool async_writes_default;	/* UAIO_ASYNC_WRITES=1 */
 _Atomic unsigned long long g_workers;	/* live workers; relaxed, statistics only */
 
 static void at_exit_drain(void);
@@ -35,6 +36,7 @@ static void global_init(void)
 	quota_max = (unsigned long)env_long("UAIO_MAX_NR", 65536);
 	checks_default = env_long("UAIO_NOCHECK", 0) == 0;
 	g_stats_default = env_long("UAIO_STATS", 1) != 0;
+	async_writes_default = env_long("UAIO_ASYNC_WRITES", 0) != 0;
 	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(at_exit_drain);
@@ -276,6 +278,8 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		flags |= UAIO_F_NOCHECK;
 	if (!g_stats_default)
 		flags |= UAIO_F_NOSTATS;
+	if (async_writes_default)
+		flags |= UAIO_F_ASYNC_WRITES;
 	if (ua_read(!(flags & UAIO_F_NOCHECK), &cur, (uint64_t)(uintptr_t)ctxp, sizeof(cur)) < 0)
 		return -EFAULT;
 	if (cur || nr_events == 0)
@@ -284,7 +288,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		for (unsigned i = 0; i < sizeof(p->reserved) / sizeof(p->reserved[0]); i++)
 			if (p->reserved[i])
 				return -EINVAL;
-		if (p->flags & ~(UAIO_F_NOCHECK | UAIO_F_NOSTATS))
+		if (p->flags & ~(UAIO_F_NOCHECK | UAIO_F_NOSTATS | UAIO_F_ASYNC_WRITES))
 			return -EINVAL;
 		if (p->threads)
 			pool_set_cap(p->threads);
@@ -362,6 +366,26 @@ static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
 	}
 }
 
+/* Waits until the context's finished requests have dropped their file
+ * references (each does so right after its event). */
+static void wait_files(struct uaio_ctx *ctx)
+{
+	uint32_t v;
+
+	/* acquire: pairs with req_file_drop's release (the close is done). */
+	while ((v = atomic_load_explicit(&ctx->files, memory_order_acquire)) != 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		futex_wait_abs(&ctx->files, v, &ts, true);
+	}
+}
+
 static int do_destroy(aio_context_t h);
 
 /* Errors: -EINVAL unknown or already destroyed context. */
@@ -390,6 +414,7 @@ static int do_destroy(aio_context_t h)
 	wait_inflight(ctx, false);
 	if (ctx->faults)
 		faults_forget(ctx);	/* delayed requests, all cancelled by now */
+	wait_files(ctx);
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
 	pthread_rwlock_wrlock(&table_lock);
 	ctx_uninstall(ctx);
@@ -480,10 +505,12 @@ static void atfork_prepare(void)
 	uring_atfork_prepare();
 	pool_atfork_prepare();
 	poller_atfork_prepare();
+	fref_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	fref_atfork_parent();
 	poller_atfork_parent();
 	pool_atfork_parent();
 	uring_atfork_parent();
@@ -513,6 +540,7 @@ static void atfork_child(void)
 	pool_atfork_child();
 	poller_atfork_child();
 	uring_atfork_child();
+	fref_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
 	memcpy(&table_lock, &fresh, sizeof(fresh));
 }

@@ -125,7 +125,7 @@ static bool is_write(const struct uaio_req *req)
 /* Fills an SQE for the part of a read or write not done yet. */
 static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
 {
-	int fd = (int)req->cb.aio_fildes;
+	int fd = req->fd;
 	uint64_t off = (uint64_t)req->cb.aio_offset + req->done;
 
 	if (req->niov == 1) {
@@ -165,7 +165,7 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
 static bool sqe_queue(struct uaio_req *req)
 {
 	struct io_uring_sqe *sqe = sqe_get();
-	int fd = (int)req->cb.aio_fildes;
+	int fd = req->fd;
 
 	if (!sqe)
 		return false;

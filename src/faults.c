@@ -446,7 +446,7 @@ bool faults_prep_rw(struct uaio_req *req)
 	off_t pos;
 
 	if (req->fault == FAULT_DELAY) {
-		pos = lseek((int)req->cb.aio_fildes, 0, SEEK_CUR);
+		pos = lseek(req->fd, 0, SEEK_CUR);
 		req->kind = pos < 0 && errno == ESPIPE ? KIND_STREAM : KIND_FILE;
 		return true;
 	}

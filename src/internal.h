@@ -53,6 +53,9 @@ struct uaio_req {
 	_Atomic int state;		/* enum req_state; see above */
 	struct iocb cb;			/* the caller's iocb, copied at submit */
 	uint64_t obj;			/* the caller's iocb address */
+	int fd;				/* what the I/O uses: a private reference (fref.c)
+					 * once the request leaves submit, else aio_fildes */
+	bool fd_ref;			/* fd is a reference of ours, dropped by req_free */
 	int resfd;			/* our dup of the eventfd, or -1 */
 	int kind;			/* enum req_kind */
 	int fl;				/* the fd's F_GETFL flags */
@@ -142,6 +145,9 @@ struct uaio_ctx {
 	struct uaio_req *active;
 
 	_Atomic uint32_t inflight;	/* requests whose event is not yet posted; futex */
+	_Atomic uint32_t files;		/* requests holding a file reference (fref.c), which
+					 * they drop just after their event: destroy waits
+					 * for 0 as the kernel's does for its fputs; futex */
 
 	/* statistics: relaxed counters, read without ordering */
 	_Atomic unsigned long long st_submitted, st_completed, st_inline,
@@ -237,12 +243,14 @@ void inflight_done(struct uaio_ctx *ctx);
 /* request.c */
 struct uaio_req *req_alloc(const struct uaio_req *proto);
 void req_free(struct uaio_req *req);
+void req_file_drop(struct uaio_req *req);
 bool req_claim(struct uaio_req *req, int from);
 void req_complete(struct uaio_req *req, int64_t res);
 void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n);
 void active_unlink_locked(struct uaio_req *req);
 int iov_rest(const struct uaio_req *req, struct iovec *out);
 int64_t req_run_blocking(struct uaio_req *req);
+int64_t req_write_file(struct uaio_req *req);
 int64_t req_try_nowait(struct uaio_req *req);
 bool active_insert(struct uaio_req *req);
 int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait);
@@ -307,6 +315,14 @@ void report_write(void);
 bool intercept_is_active(void);
 struct sigaction;
 void intercept_swap_chained(const struct sigaction *act, struct sigaction *old);
+
+/* fref.c: private references to open files, held by requests */
+int fref_new(int fd);
+void fref_get(int fd);
+void fref_put(int fd);
+void fref_atfork_prepare(void);
+void fref_atfork_parent(void);
+void fref_atfork_child(void);
 
 /* util */
 long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);

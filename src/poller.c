@@ -176,7 +176,7 @@ void poller_arm(struct uaio_req *req)
 	if (!err && atomic_load(&req->ctx->dead))	/* seq_cst: pairs with destroy */
 		err = -ECANCELED;
 	if (!err)
-		g = group_get((int)req->cb.aio_fildes, &stale, &err);
+		g = group_get(req->fd, &stale, &err);
 	if (g)
 		err = 0;
 	if (!err) {
@@ -209,7 +209,7 @@ static bool unlink_req(struct group *g, struct uaio_req *req)
 
 bool poller_cancel(struct uaio_req *req)
 {
-	int s = REQ_WAITING, fd = (int)req->cb.aio_fildes;
+	int s = REQ_WAITING, fd = req->fd;
 	bool ok;
 
 	pthread_mutex_lock(&P.lock);
@@ -233,7 +233,7 @@ unsigned poll_wake_result(const struct uaio_req *req, unsigned revents)
 	unsigned r = revents & req->poll_events;
 	struct stat st;
 
-	if (!r || (r & (POLLERR | POLLHUP)) || fstat((int)req->cb.aio_fildes, &st) < 0)
+	if (!r || (r & (POLLERR | POLLHUP)) || fstat(req->fd, &st) < 0)
 		return r;
 	if (S_ISFIFO(st.st_mode))
 		return r & POLLIN ? POLLIN | POLLRDNORM : POLLOUT | POLLWRNORM;

@@ -43,9 +43,25 @@ void req_free(struct uaio_req *req)
 
 	if (req->iov != req->iov_inline)
 		free(req->iov);
+	req_file_drop(req);	/* after the event, as the kernel's fput */
 	free(req->rest);
 	free(req);
 	ctx_put(ctx);
+}
+
+/* Drops req's reference to its file, if it holds one. */
+void req_file_drop(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	if (!req->fd_ref)
+		return;
+	req->fd_ref = false;
+	fref_put(req->fd);
+	/* release: the close happens before destroy sees 0. */
+	if (atomic_fetch_sub_explicit(&ctx->files, 1, memory_order_release) == 1 &&
+	    atomic_load(&ctx->dead))	/* seq_cst: pairs with destroy's store of dead */
+		futex_wake(&ctx->files, 1, true);
 }
 
 /* Enters req on the active list unless the context is being destroyed. */
@@ -279,7 +295,7 @@ static ssize_t rw_once(const struct uaio_req *req, long long off, int flags)
 	int n = iov_rest(req, v);
 	long r;
 
-	r = syscall(is_write(req) ? SYS_pwritev2 : SYS_preadv2, (long)req->cb.aio_fildes, v, (long)n,
+	r = syscall(is_write(req) ? SYS_pwritev2 : SYS_preadv2, (long)req->fd, v, (long)n,
 		    (long)off, (long)((unsigned long long)off >> 32 >> (sizeof(long) * 8 - 32)), (long)flags);
 	return r < 0 ? -errno : r;
 }
@@ -324,7 +340,7 @@ static int64_t run_file(struct uaio_req *req)
  * otherwise block in the kernel until the peer reads it all. */
 static int64_t run_stream(struct uaio_req *req)
 {
-	struct pollfd p = { (int)req->cb.aio_fildes, is_write(req) ? POLLOUT : POLLIN, 0 };
+	struct pollfd p = { req->fd, is_write(req) ? POLLOUT : POLLIN, 0 };
 	int flags = (int)req->cb.aio_rw_flags & ~RWF_NOWAIT;
 	bool nowait = true;
 	ssize_t r;
@@ -351,9 +367,29 @@ static int64_t run_stream(struct uaio_req *req)
 	}
 }
 
+/* A buffered write done by the submitter (SPEC §3): what run_file does,
+ * but a stream answers -ESPIPE at once (pwritev2 with an offset), with
+ * nothing written, for submit to route it as a stream. */
+int64_t req_write_file(struct uaio_req *req)
+{
+	ssize_t r;
+
+	while (req->done < req->total) {
+		r = rw_once(req, req->cb.aio_offset + (long long)req->done, (int)req->cb.aio_rw_flags);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return req->done ? (int64_t)req->done : r;
+		if (r == 0)
+			break;
+		req->done += (size_t)r;
+	}
+	return (int64_t)req->done;
+}
+
 int64_t req_run_blocking(struct uaio_req *req)
 {
-	int fd = (int)req->cb.aio_fildes;
+	int fd = req->fd;
 	long old = -1;
 	int64_t res;
 

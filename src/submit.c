@@ -28,6 +28,9 @@ struct batch {
 	 * (Another thread's fcntl or close racing the call has no order
 	 * with it, in the kernel either.) */
 	int fl_fd, fl;
+	/* The call's own reference to ref_ufd's file (fref.c), shared by the
+	 * requests of the call on that fd: one duplicate per fd and call. */
+	int ref_ufd, ref_fd;
 };
 
 static void batch_flush(struct batch *b)
@@ -245,9 +248,48 @@ static int64_t nowait_rest(struct uaio_req *req, int64_t n)
 	}
 }
 
+/* A buffered write is a copy into the page cache, done inside io_submit
+ * by the kernel's AIO: done here too (SPEC §3), unless the context asked
+ * for every buffered write to be offloaded. */
+static bool write_inline(const struct uaio_req *req, int64_t n)
+{
+	if (req->ctx->flags & UAIO_F_ASYNC_WRITES)
+		return false;
+	return n == -EOPNOTSUPP || n == -EAGAIN || (n >= 0 && (size_t)n < req->total);
+}
+
+/* Descriptors whose file system answered a buffered write's RWF_NOWAIT
+ * with -EOPNOTSUPP (ext4): their writes skip that attempt, a system call
+ * that can only fail.  Only a hint: a number reused for another file at
+ * worst skips an attempt that would have been made, and the write then
+ * goes without NOWAIT, as it would after the attempt. */
+#define NOWAIT_HINTS 65536
+static _Atomic unsigned long nowait_refused[NOWAIT_HINTS / (8 * sizeof(unsigned long))];
+
+static bool nowait_hint(int fd)
+{
+	const unsigned bits = 8 * sizeof(unsigned long);
+
+	/* relaxed: a hint; any value read is safe. */
+	return (unsigned)fd < NOWAIT_HINTS &&
+	       (atomic_load_explicit(&nowait_refused[(unsigned)fd / bits], memory_order_relaxed) >>
+		((unsigned)fd % bits) & 1);
+}
+
+static void nowait_learn(int fd)
+{
+	const unsigned bits = 8 * sizeof(unsigned long);
+
+	if ((unsigned)fd < NOWAIT_HINTS)	/* relaxed: a hint */
+		atomic_fetch_or_explicit(&nowait_refused[(unsigned)fd / bits], 1UL << ((unsigned)fd % bits),
+					 memory_order_relaxed);
+}
+
 /* Regular files: a cached read (or a write to the page cache) completes
  * here with RWF_NOWAIT, as io_uring does; a short NOWAIT read is finished
- * by a worker, never returned short unless at end of file. */
+ * by a worker, never returned short unless at end of file.  A buffered
+ * write the file system cannot do with RWF_NOWAIT (ext4) is done here
+ * without it. */
 static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 {
 	unsigned rwf = (unsigned)req->cb.aio_rw_flags;
@@ -260,7 +302,18 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 	if ((req->fl & O_DIRECT) || (wr && !user_nowait &&
 	    ((rwf & (RWF_DSYNC | RWF_SYNC)) || (req->fl & (O_SYNC | O_DSYNC)))))
 		return 0;	/* would wait for the device: never inline */
-	n = req_try_nowait(req);
+	if (wr && !user_nowait && !(req->ctx->flags & UAIO_F_ASYNC_WRITES) &&
+	    nowait_hint((int)req->cb.aio_fildes)) {
+		n = req_write_file(req);	/* -ESPIPE: nothing done, a stream */
+		if (n != -ESPIPE) {
+			*rt = finish_now(req, n, res);
+			return 0;
+		}
+	} else {
+		n = req_try_nowait(req);
+	}
+	if (wr && n == -EOPNOTSUPP)
+		nowait_learn((int)req->cb.aio_fildes);
 	if (n == -ESPIPE)
 		/* An O_NONBLOCK pipe or socket answers -EAGAIN, as with the kernel. */
 		return route_stream(req, user_nowait || (req->fl & O_NONBLOCK), res, rt);
@@ -268,6 +321,11 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 		return -EINVAL;	/* the kernel: no read_iter on a directory */
 	if (n == -EOPNOTSUPP && !wr && is_dir((int)req->cb.aio_fildes))
 		return -EINVAL;
+	if (wr && !user_nowait && write_inline(req, n)) {
+		req->done = n > 0 ? (size_t)n : 0;
+		*rt = finish_now(req, req_write_file(req), res);
+		return 0;
+	}
 	if (n == -EOPNOTSUPP && !user_nowait)
 		return 0;	/* no NOWAIT support here: a worker does it */
 	if (user_nowait && !wr && n > 0 && (size_t)n < req->total)
@@ -450,6 +508,42 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	return 0;
 }
 
+/* Gives req a reference of its own to its file (fref.c), shared with the
+ * call's other requests on that fd; false when no descriptor is left. */
+static bool take_ref(struct batch *b, struct uaio_req *req)
+{
+	int ufd = (int)req->cb.aio_fildes, r;
+
+	if (b->ref_fd < 0 || b->ref_ufd != ufd) {
+		if ((r = fref_new(ufd)) < 0)
+			return false;
+		if (b->ref_fd >= 0)
+			fref_put(b->ref_fd);
+		b->ref_fd = r;
+		b->ref_ufd = ufd;
+	}
+	fref_get(b->ref_fd);
+	req->fd = b->ref_fd;
+	req->fd_ref = true;
+	/* relaxed: destroy reads it only after the request is in flight and
+	 * ordered by inflight's own accounting. */
+	atomic_fetch_add_explicit(&b->ctx->files, 1, memory_order_relaxed);
+	return true;
+}
+
+/* A request leaving submit holds its file.  Without a descriptor for
+ * that, what waits for the device is done here, as the kernel's AIO
+ * itself would; what waits for readiness (it could wait for ever) goes
+ * on with the caller's descriptor. */
+static enum route hold_file(struct batch *b, struct uaio_req *req, enum route rt, int64_t *res)
+{
+	if (rt == ROUTE_DONE || take_ref(b, req))
+		return rt;
+	if (req->kind == KIND_FILE || req->kind == KIND_SYNC)
+		return finish_now(req, req_run_blocking(req), res);
+	return rt;
+}
+
 /* Checks one copied iocb in the kernel's order and starts it. */
 /* *keyed: set when the iocb got as far as the kernel's aio_key store
  * (after the fd and eventfd lookups), whether or not it then failed. */
@@ -473,6 +567,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	req.obj = uptr;
 	req.ctx = ctx;
 	req.resfd = -1;
+	req.fd = (int)cb->aio_fildes;
 	if (b->fl_fd != (int)cb->aio_fildes || b->fl_fd < 0) {
 		b->fl_fd = (int)cb->aio_fildes;
 		b->fl = fcntl(b->fl_fd, F_GETFL);
@@ -511,6 +606,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	}
 	if (ret < 0)
 		goto out_release;
+	rt = hold_file(b, &req, rt, &res);
 prepared:
 	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
 	if (rt == ROUTE_DONE) {
@@ -530,6 +626,7 @@ prepared:
 	return 0;
 
 out_release:
+	req_file_drop(&req);
 	if (req.iov && req.iov != req.iov_inline)
 		free(req.iov);
 	slot_put(ctx);
@@ -623,7 +720,7 @@ static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 {
 	uint64_t ptrs[BATCH];
 	struct iocb cbs[BATCH];
-	struct batch b = { .fl_fd = -1 };
+	struct batch b = { .fl_fd = -1, .ref_ufd = -1, .ref_fd = -1 };
 	long i = 0;
 	int err = 0;
 	bool checked;
@@ -668,6 +765,8 @@ static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 	}
 	if (b.handed)
 		stats_handed(b.ctx, b.handed);
+	if (b.ref_fd >= 0)
+		fref_put(b.ref_fd);
 out:
 	inflight_done(b.ctx);
 	ctx_put(b.ctx);

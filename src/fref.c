@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* fref.c - file references.  The kernel's io_submit takes a reference to
+ * the open file (fget) and holds it until the request's event is posted,
+ * so closing the descriptor, or reusing its number for another file,
+ * changes nothing for requests already submitted.  In user space the only
+ * reference to an open file description is a descriptor: a request that
+ * leaves submit runs on a private duplicate (F_DUPFD_CLOEXEC), which one
+ * submit call shares among its requests on the same descriptor and which
+ * is closed when the last of them is done.
+ *
+ * Duplicates are placed high (from three quarters of RLIMIT_NOFILE up),
+ * out of the range programs count on, and counted in refs[], indexed by
+ * descriptor: a count above 0 marks a descriptor as ours, which is what a
+ * forked child closes (it inherits the descriptors, not the requests). */
+#include "internal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define FREF_MAX (1 << 20)	/* descriptors tracked; none is placed higher */
+
+static _Atomic uint32_t refs[FREF_MAX];	/* users of each private descriptor */
+static _Atomic int hiwater;		/* highest descriptor ever counted + 1; relaxed:
+					 * read only by the forked child, single-threaded */
+static _Atomic int base_cache = -1;	/* where duplicates start; relaxed: a hint */
+/* Taken shared around each duplicate's creation and closing, exclusive
+ * across fork(): a child never inherits a private descriptor that refs[]
+ * does not mark. */
+static pthread_rwlock_t fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+static int dup_base(bool fresh)
+{
+	struct rlimit rl;
+	int b = atomic_load_explicit(&base_cache, memory_order_relaxed);
+
+	if (b >= 0 && !fresh)
+		return b;
+	b = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= 64) {
+		rlim_t lim = rl.rlim_cur < FREF_MAX ? rl.rlim_cur : FREF_MAX;
+
+		b = (int)(lim - lim / 4);
+	}
+	atomic_store_explicit(&base_cache, b, memory_order_relaxed);
+	return b;
+}
+
+static int dup_high(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, dup_base(false));
+
+	/* EINVAL: the limit went below our base; EMFILE: nothing free above it. */
+	if (r < 0 && (errno == EINVAL || errno == EMFILE))
+		r = fcntl(fd, F_DUPFD_CLOEXEC, dup_base(true));
+	if (r < 0 && (errno == EINVAL || errno == EMFILE))
+		r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (r >= FREF_MAX) {	/* beyond what we can track */
+		close(r);
+		errno = EMFILE;
+		r = -1;
+	}
+	return r < 0 ? -errno : r;
+}
+
+int fref_new(int fd)
+{
+	int r, hw;
+
+	pthread_rwlock_rdlock(&fork_lock);
+	r = dup_high(fd);
+	if (r >= 0) {
+		/* relaxed: the count is ours alone until the descriptor is handed on,
+		 * and handing it on (a lock, a queue) publishes it. */
+		atomic_store_explicit(&refs[r], 1, memory_order_relaxed);
+		hw = atomic_load_explicit(&hiwater, memory_order_relaxed);
+		while (hw <= r && !atomic_compare_exchange_weak_explicit(&hiwater, &hw, r + 1,
+									 memory_order_relaxed,
+									 memory_order_relaxed))
+			;
+	}
+	pthread_rwlock_unlock(&fork_lock);
+	return r;
+}
+
+void fref_get(int fd)
+{
+	/* relaxed: the caller holds a reference, so the count cannot reach 0 meanwhile. */
+	atomic_fetch_add_explicit(&refs[fd], 1, memory_order_relaxed);
+}
+
+void fref_put(int fd)
+{
+	pthread_rwlock_rdlock(&fork_lock);
+	/* acq_rel: the last holder's close comes after every other holder's use. */
+	if (atomic_fetch_sub_explicit(&refs[fd], 1, memory_order_acq_rel) == 1)
+		close(fd);
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+void fref_atfork_prepare(void)
+{
+	pthread_rwlock_wrlock(&fork_lock);
+}
+
+void fref_atfork_parent(void)
+{
+	pthread_rwlock_unlock(&fork_lock);
+}
+
+/* The child has none of the parent's requests: their files must not stay
+ * open in it (a pipe's writer would never see its reader go). */
+void fref_atfork_child(void)
+{
+	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
+	int hw = atomic_load_explicit(&hiwater, memory_order_relaxed);
+
+	for (int fd = 0; fd < hw; fd++)
+		if (atomic_load_explicit(&refs[fd], memory_order_relaxed)) {
+			atomic_store_explicit(&refs[fd], 0, memory_order_relaxed);
+			close(fd);
+		}
+	memcpy(&fork_lock, &fresh, sizeof(fresh));
+}
