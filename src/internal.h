@@ -56,7 +56,7 @@ struct uaio_req {
 	int fd;				/* what the I/O uses: a private reference (fref.c)
 					 * once the request leaves submit, else aio_fildes */
 	bool fd_ref;			/* fd is a reference of ours, dropped by req_free */
-	int resfd;			/* our dup of the eventfd, or -1 */
+	int resfd;			/* our reference to the eventfd (fref.c), or -1 */
 	int kind;			/* enum req_kind */
 	int fl;				/* the fd's F_GETFL flags */
 	unsigned poll_events;		/* POLL mask (with ERR|HUP) or stream wait mask */

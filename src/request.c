@@ -19,7 +19,7 @@ void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, 
 		eventfd_write(resfd, 1);	/* after the event is visible, as the kernel */
 		ctx_efd_signalled(ctx, 1);
 		if (own_fd)
-			close(resfd);
+			fref_put(resfd);
 	}
 	inflight_done(ctx);
 }
@@ -43,7 +43,7 @@ void req_free(struct uaio_req *req)
 
 	if (req->iov != req->iov_inline)
 		free(req->iov);
-	req_file_drop(req);	/* after the event, as the kernel's fput */
+	req_file_drop(req);	/* if a cancel posted its event: just after it */
 	free(req->rest);
 	free(req);
 	ctx_put(ctx);
@@ -122,6 +122,7 @@ void req_complete(struct uaio_req *req, int64_t res)
 	atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
 	active_unlink_locked(req);
 	pthread_mutex_unlock(&ctx->active_lock);
+	req_file_drop(req);	/* before the event: whoever reaps it finds the file released */
 	post_event(ctx, req->cb.aio_data, req->obj, res, req->resfd, true, req->t_submit);
 	req_free(req);
 }
@@ -158,12 +159,14 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 			req->orphan = req->cancel_hold;
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
+		for (int k = i; k < j; k++)
+			req_file_drop(reqs[k]);	/* before the events, as req_complete */
 		ctx_post_many(ctx, ev, stamps, j - i, nefd);
 		for (int k = 0; k < j - i; k++) {
 			if (fds[k] >= 0) {
 				eventfd_write(fds[k], 1);	/* after the event is visible */
 				ctx_efd_signalled(ctx, 1);
-				close(fds[k]);
+				fref_put(fds[k]);
 			}
 			if (!keep[k])
 				req_free(reqs[i + k]);

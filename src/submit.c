@@ -466,7 +466,7 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	/* The kernel takes a reference on the eventfd and needs no descriptor;
 	 * our dup failing is our own limit, so -EAGAIN, not -EMFILE. */
 	if (proto->cb.aio_flags & IOCB_FLAG_RESFD) {
-		resfd = fcntl((int)proto->cb.aio_resfd, F_DUPFD_CLOEXEC, 0);
+		resfd = fref_new((int)proto->cb.aio_resfd);	/* high, closed in a forked child */
 		if (resfd < 0)
 			return -EAGAIN;
 	}
@@ -474,7 +474,7 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	req = req_alloc(proto);
 	if (!req) {	/* the kernel's aio_get_req failing: -EAGAIN */
 		if (resfd >= 0)
-			close(resfd);
+			fref_put(resfd);
 		return -EAGAIN;
 	}
 	proto->iov = NULL;	/* now owned by req */
