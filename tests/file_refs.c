@@ -210,7 +210,9 @@ static void pipe_case(const struct t_api *a, bool reopen)
 	p.cb.aio_data = 42;
 	REQUIRE(pthread_create(&th, NULL, submit_thread, &p) == 0);
 	if (a == &t_kernel) {
-		for (int i = 0; i < 6000 && !blocked_in_submit(p.tid ? p.tid : -1); i++)
+		while (!atomic_load(&p.entered))	/* seq_cst: p.tid is written before */
+			usleep(1000);
+		for (int i = 0; i < 6000 && !blocked_in_submit(p.tid); i++)
 			usleep(1000);
 	} else {
 		pthread_join(th, NULL);
