@@ -1,14 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* arena.c - ring memory.  Every ring lives in one memfd.  The library maps
- * each 512 MiB chunk of it once for itself (and always writes through that
- * view) and reserves a matching range for the user, where each context's
- * slice is mapped at its own offset.  Neighbouring slices merge into one
- * mapping, so 65,536 contexts cost neither a descriptor nor a mapping
- * each, and a user's mremap of a ring moves nothing the library uses.
+/* arena.c - ring memory.  Each 512 MiB chunk of the arena is one piece of
+ * shared memory that the library maps once for itself (and always writes
+ * through that view); a matching range is reserved for the user, where each
+ * context's slice of the chunk is mapped at its own offset.  Neighbouring
+ * slices merge into one mapping, so 65,536 contexts cost neither a
+ * descriptor nor a mapping each, and a user's mremap of a ring moves
+ * nothing the library uses.
+ *
+ * The chunks are shared anonymous memory (shmem sized by mmap itself) and a
+ * slice's user view is a duplicate of the library's made by mremap with an
+ * old length of 0.  A memfd grown with ftruncate would be a file the
+ * program writes: RLIMIT_FSIZE (ulimit -f) governs it, and over the limit
+ * the kernel raises SIGXFSZ, which kills a program that never asked for a
+ * file, where the kernel's io_setup just works.  Shared anonymous memory
+ * has no file size to limit and needs no descriptor.  Only where mremap
+ * will not duplicate (valgrind refuses it) or the first chunk cannot be
+ * mapped does the arena fall back to a memfd, grown with SIGXFSZ held off
+ * (over the limit: -ENOMEM).
  * Callers hold the context table's write lock. */
 #include "arena.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +31,11 @@
 
 struct extent { size_t off, len; struct extent *next; };
 
+enum backing { UNDECIDED, SHMEM_ANON, MEMFD };
+
 static struct {
-	int fd;
+	enum backing backing;
+	int fd;				/* the memfd (MEMFD only), else -1 */
 	unsigned nchunks;
 	char *lib[ARENA_MAXCHUNK];
 	char *user[ARENA_MAXCHUNK];
@@ -27,6 +44,90 @@ static struct {
 	struct extent *free_tail;	/* last of them, for O(1) appends */
 } A = { .fd = -1 };
 
+/* ftruncate of the fallback memfd.  Over RLIMIT_FSIZE the kernel sends
+ * SIGXFSZ to this thread: held blocked meanwhile and taken back unless one
+ * was already pending, so the program never sees it. */
+static int memfd_resize(off_t len)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t xfsz, old, pending;
+	bool was_pending;
+	int ret;
+
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &xfsz, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ);
+	ret = ftruncate(A.fd, len);
+	if (ret < 0 && errno == EFBIG && !was_pending)
+		sigtimedwait(&xfsz, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* The library's view of chunk k (arena offset off). */
+static void *chunk_map(size_t off)
+{
+	if (A.backing == SHMEM_ANON)
+		return mmap(NULL, ARENA_CHUNK, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (A.fd < 0 && (A.fd = memfd_create("uaio-rings", MFD_CLOEXEC)) < 0)
+		return MAP_FAILED;
+	if (memfd_resize((off_t)(off + ARENA_CHUNK)) < 0)
+		return MAP_FAILED;
+	return mmap(NULL, ARENA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		    A.fd, (off_t)off);
+}
+
+/* A user view of len bytes of chunk memory at lib, placed at user. */
+static void *view_map(char *lib, char *user, size_t off, size_t len)
+{
+	if (A.backing == SHMEM_ANON)
+		return mremap(lib, 0, len, MREMAP_MAYMOVE | MREMAP_FIXED, user);
+	return mmap(user, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, A.fd, (off_t)off);
+}
+
+/* Gives [p, p + len) back to the user reservation. */
+static void reserve_again(char *p, size_t len)
+{
+	mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	madvise(p, len, MADV_DONTFORK);
+}
+
+/* First chunk of the process: shared anonymous memory if mremap duplicates
+ * it here (tried on one page), else (EINVAL) a memfd.  Also a memfd if the
+ * chunk cannot be had (ENOMEM): strict overcommit charges all of shared
+ * anonymous memory at mmap, but a memfd's page by page, as it is used. */
+static int choose_backing(void **lib, void *user)
+{
+	int err;
+
+	A.backing = SHMEM_ANON;
+	*lib = chunk_map(0);
+	if (*lib == MAP_FAILED) {
+		if (errno != ENOMEM)
+			goto undecided;
+	} else if (view_map(*lib, user, 0, PAGE_SZ) != MAP_FAILED) {
+		reserve_again(user, PAGE_SZ);
+		return 0;
+	} else {
+		err = errno;
+		munmap(*lib, ARENA_CHUNK);
+		if (err != EINVAL)
+			goto undecided;
+	}
+	A.backing = MEMFD;
+	*lib = chunk_map(0);
+	if (*lib != MAP_FAILED)
+		return 0;
+undecided:
+	if (A.fd >= 0)
+		close(A.fd);
+	A.fd = -1;
+	A.backing = UNDECIDED;
+	return -ENOMEM;
+}
+
 static int arena_grow(void)
 {
 	size_t off = (size_t)A.nchunks * ARENA_CHUNK;
@@ -34,21 +135,13 @@ static int arena_grow(void)
 
 	if (A.nchunks == ARENA_MAXCHUNK)
 		return -ENOMEM;
-	if (A.fd < 0) {
-		A.fd = memfd_create("uaio-rings", MFD_CLOEXEC);
-		if (A.fd < 0)
-			return -ENOMEM;
-	}
-	if (ftruncate(A.fd, (off_t)(off + ARENA_CHUNK)) < 0)
-		return -ENOMEM;
-	lib = mmap(NULL, ARENA_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		   A.fd, (off_t)off);
-	if (lib == MAP_FAILED)
-		return -ENOMEM;
 	user = mmap(NULL, ARENA_CHUNK, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (user == MAP_FAILED) {
-		munmap(lib, ARENA_CHUNK);
+	if (user == MAP_FAILED)
+		return -ENOMEM;
+	if (A.backing == UNDECIDED ? choose_backing(&lib, user) < 0 :
+	    (lib = chunk_map(off)) == MAP_FAILED) {
+		munmap(user, ARENA_CHUNK);
 		return -ENOMEM;
 	}
 	/* A forked child must not share (and scribble on) the parent's rings. */
@@ -115,8 +208,7 @@ int arena_alloc(size_t len, struct arena_slice *s)
 		return -ENOMEM;
 	k = (unsigned)(off / ARENA_CHUNK);
 	rel = off % ARENA_CHUNK;
-	u = mmap(A.user[k] + rel, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 A.fd, (off_t)off);
+	u = view_map(A.lib[k] + rel, A.user[k] + rel, off, len);
 	if (u == MAP_FAILED) {
 		give_extent(off, len);
 		return -ENOMEM;
@@ -136,10 +228,10 @@ void arena_free(const struct arena_slice *s, uint64_t moved_to)
 
 	if (moved_to && moved_to != (uint64_t)(uintptr_t)home)
 		munmap((void *)(uintptr_t)moved_to, s->len);
-	/* Give the address range back to the reservation, then the memory. */
-	mmap(home, s->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	madvise(home, s->len, MADV_DONTFORK);
-	fallocate(A.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->off, (off_t)s->len);
+	/* Give the address range back to the reservation, then the memory
+	 * (a hole punched in the chunk, through the library's view). */
+	reserve_again(home, s->len);
+	madvise(A.lib[k] + s->off % ARENA_CHUNK, s->len, MADV_REMOVE);
 	give_extent(s->off, s->len);
 }
 
@@ -155,31 +247,68 @@ long arena_user_page(uint64_t addr)
 	return -1;
 }
 
-/* A mapping the user moved with mremap: find its arena offset through
- * /proc/self/maps, which names our memfd.  Returns the page index or -1. */
+/* A place in shared memory as /proc/self/maps shows it: the object's
+ * device and inode, and the byte offset in it. */
+struct shm_pos { unsigned long dev, ino, pos; bool found; };
+
+/* Fills *at for addr and base[k] for each chunk's library view from one
+ * maps line (its offset column is in bytes). */
+static void maps_line(const char *line, uint64_t addr, struct shm_pos *at, struct shm_pos *base)
+{
+	unsigned long lo, hi, pgoff, ino;
+	unsigned maj, min;
+	struct shm_pos p;
+
+	if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &pgoff, &maj, &min, &ino) != 6)
+		return;
+	p.dev = (unsigned long)maj << 20 | min;
+	p.ino = ino;
+	p.found = true;
+	if (addr >= lo && addr < hi) {
+		*at = p;
+		at->pos = pgoff + (addr - lo);
+	}
+	for (unsigned k = 0; k < A.nchunks; k++) {
+		uint64_t b = (uint64_t)(uintptr_t)A.lib[k];
+
+		if (b >= lo && b < hi) {
+			base[k] = p;
+			base[k].pos = pgoff + (b - lo);
+		}
+	}
+}
+
+/* A mapping the user moved with mremap: find which chunk's memory it shows,
+ * and where, through /proc/self/maps (device, inode and offset of the
+ * mapping at addr against those of each chunk's library view; the chunks
+ * are anonymous, so no name tells).  Returns the page index or -1. */
 long arena_resolve_moved(uint64_t addr)
 {
-	char line[512], path[256];
-	unsigned long lo, hi, pgoff;
+	struct shm_pos at = { 0 }, base[ARENA_MAXCHUNK] = { { 0 } };
+	char *line = NULL;
+	size_t cap = 0;
 	long page = -1;
 	FILE *f;
 
-	if (A.fd < 0 || (addr & (PAGE_SZ - 1)))
+	if (!A.nchunks || (addr & (PAGE_SZ - 1)))
 		return -1;
+	for (unsigned k = 0; k < A.nchunks; k++)	/* the library's own view is no handle */
+		if (addr - (uint64_t)(uintptr_t)A.lib[k] < ARENA_CHUNK)
+			return -1;
 	f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		path[0] = 0;
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %255s", &lo, &hi, &pgoff, path) < 3)
+	while (getline(&line, &cap, f) > 0)
+		maps_line(line, addr, &at, base);
+	free(line);
+	fclose(f);
+	for (unsigned k = 0; at.found && k < A.nchunks; k++) {
+		if (!base[k].found || base[k].dev != at.dev || base[k].ino != at.ino ||
+		    at.pos < base[k].pos || at.pos - base[k].pos >= ARENA_CHUNK)
 			continue;
-		if (addr < lo || addr >= hi)
-			continue;
-		if (strncmp(path, "/memfd:uaio-rings", 17) == 0)
-			page = (long)((pgoff + (addr - lo)) / PAGE_SZ);
+		page = (long)((k * ARENA_CHUNK + (at.pos - base[k].pos)) / PAGE_SZ);
 		break;
 	}
-	fclose(f);
 	return page;
 }
 
@@ -189,7 +318,7 @@ size_t arena_pages(void)
 }
 
 /* In a forked child: the views were not inherited (MADV_DONTFORK); forget
- * them and the memfd, so that a new context starts a fresh arena. */
+ * them (and the memfd, if any), so that a new context starts a fresh arena. */
 void arena_atfork_child(void)
 {
 	struct extent *e;

@@ -8,7 +8,7 @@
 #define ARENA_MAXCHUNK	64
 
 struct arena_slice {
-	size_t off, len;	/* in the memfd */
+	size_t off, len;	/* in the arena (chunk k at k * ARENA_CHUNK) */
 	char *lib;		/* library view */
 	char *user;		/* the user's mapping (the handle) */
 };

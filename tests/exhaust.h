@@ -96,8 +96,34 @@ static inline void x_deny_mmap(unsigned long len, unsigned flags)
 
 	x_install(f, sizeof(f) / sizeof(f[0]), false);
 }
+
+/* The calling thread only: mapping one more view of shared memory fails
+ * with ENOMEM: mmap with flags exactly MAP_SHARED | MAP_FIXED (a file's
+ * pages at a chosen address) and mremap with an old length of 0 (a
+ * duplicate of a shared mapping). */
+static inline void x_deny_shared_views(void)
+{
+	struct sock_filter f[] = {
+		X_LD(arch),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, X_ARCH, 1, 0),
+		X_ALLOW,
+		X_LD(nr),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mmap, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mremap, 1, 0),
+		X_ALLOW,
+		X_ARG_LO(1),	/* mremap's old length (low half: ours are small) */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 3),
+		X_ARG_LO(3),	/* mmap's flags */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, MAP_SHARED | MAP_FIXED, 0, 1),
+		X_ERRNO(ENOMEM),
+		X_ALLOW,
+	};
+
+	x_install(f, sizeof(f) / sizeof(f[0]), false);
+}
 #else
 static inline void x_deny_threads(void) { t_skip("no seccomp arch constant for this target"); }
+static inline void x_deny_shared_views(void) { t_skip("no seccomp arch constant for this target"); }
 static inline void x_deny_mmap(unsigned long len, unsigned flags)
 {
 	(void)len;

@@ -1,32 +1,42 @@
-/* Issue 5, resource exhaustion: mappings fail.  A thread whose mmap of uaio's arena chunk (or of a ring slice in it) is refused gets -ENOMEM from setup, never -EAGAIN (SPEC: that means over quota), with nothing leaked: no quota, no descriptor, no context; the next setup, from a thread without the filter, works.  The same with RLIMIT_AS lowered to leave no room for an arena chunk, then raised again. */
+/* Issue 5, resource exhaustion: mappings fail.  A thread whose mapping of uaio's arena chunk (or of a ring slice's view in it: mmap or mremap) is refused gets -ENOMEM from setup, never -EAGAIN (SPEC: that means over quota), with nothing leaked: no quota, no descriptor, no context; the next setup, from a thread without the filter, works.  The same with RLIMIT_AS lowered to leave no room for an arena chunk, then raised again. */
 #include "exhaust.h"
 #include <sys/mman.h>
 
 #define CHUNK (512UL << 20)	/* the arena's chunk (src/arena.h) */
 
-static unsigned long deny_len, deny_flags;
+static unsigned long deny_len;	/* mmaps of this length fail; 0: views of shared memory */
 
 static void *denied_setup(void *arg)
 {
 	aio_context_t *ctx = arg;
+	char *p;
 
-	x_deny_mmap(deny_len, (unsigned)deny_flags);
-	/* the filter works */
-	CHECK(mmap(NULL, deny_len ? deny_len : 4096, PROT_READ, deny_len ? MAP_PRIVATE | MAP_ANONYMOUS :
-		   MAP_SHARED | MAP_FIXED, -1, 0) == MAP_FAILED && errno == ENOMEM);
+	if (deny_len) {
+		x_deny_mmap(deny_len, 0);
+		/* the filter works */
+		p = mmap(NULL, deny_len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(p == MAP_FAILED && errno == ENOMEM);
+	} else {
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		REQUIRE(p != MAP_FAILED);
+		x_deny_shared_views();
+		CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED | MAP_FIXED, -1, 0) == MAP_FAILED &&
+		      errno == ENOMEM);
+		CHECK(mremap(p, 0, 4096, MREMAP_MAYMOVE) == MAP_FAILED && errno == ENOMEM);
+		munmap(p, 4096);
+	}
 	CHECK_EQ(x_setup(8, ctx), -ENOMEM);
 	CHECK_EQ(*ctx, 0);
 	CHECK_EQ(x_setup(8, ctx), -ENOMEM);
 	return NULL;
 }
 
-static void setup_in_filtered_thread(unsigned long len, unsigned flags)
+static void setup_in_filtered_thread(unsigned long len)
 {
 	aio_context_t ctx = 0;
 	pthread_t t;
 
 	deny_len = len;
-	deny_flags = flags;
 	REQUIRE(pthread_create(&t, NULL, denied_setup, &ctx) == 0);
 	REQUIRE(pthread_join(t, NULL) == 0);
 }
@@ -58,14 +68,13 @@ static int seccomp_case(void)
 	aio_context_t a = 0, b = 0;
 	int fds = x_fd_count();
 
-	setup_in_filtered_thread(CHUNK, 0);
+	setup_in_filtered_thread(CHUNK);
 	CHECK_EQ(contexts(), 0);
 	/* the quota (UAIO_MAX_NR=16) was not charged by the failures */
 	CHECK_EQ(x_setup(8, &a), 0);
 	use(a);
-	fds++;	/* the arena's memfd, kept for the process's life */
 	/* the arena has room now; the slice mapping itself fails */
-	setup_in_filtered_thread(0, MAP_SHARED | MAP_FIXED);
+	setup_in_filtered_thread(0);
 	CHECK_EQ(contexts(), 1);
 	CHECK_EQ(x_setup(8, &b), 0);
 	use(b);
