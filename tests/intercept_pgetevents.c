@@ -28,7 +28,7 @@ static int (*lib_submit)(aio_context_t, long, struct iocb **);
 static int (*lib_getevents)(aio_context_t, long, long, struct io_event *, struct timespec *);
 static int (*lib_destroy)(aio_context_t);
 
-#define NCASES 16
+#define NCASES 20
 #define LINE 160
 static char lines[2][NCASES][LINE];	/* [0] kernel, [1] intercepted */
 static int nlines[2];
@@ -139,6 +139,19 @@ static void cases(int run, int fd, int dfd)
 	st = lib_getevents(ctx, 1, 1, ev, &five);
 	out(run, "read_bad_events: %ld %ld then %d%s", r, r2, st, ev_str(st, ev, &cb, s));
 
+	/* The issue's case: a buffered write reaped with min_nr 0 and a
+	 * timeout.  The kernel writes to the page cache inside io_submit, so
+	 * the event is there: -EFAULT for a bad events pointer, then the
+	 * event.  (uaio once offloaded the write: on io_uring, slower to
+	 * finish it than the pool, both calls answered 0.) */
+	uaio_prep_pwrite(&cb, fd, buf, sizeof(buf), 4096);
+	cb.aio_data = 0x1006;
+	REQUIRE(lib_submit(ctx, 1, v) == 1);
+	r = raw_pgetevents(ctx, 0, 1, (void *)8, &five, NULL);
+	memset(ev, 0, sizeof(ev));
+	r2 = raw_pgetevents(ctx, 0, 1, ev, &five, NULL);
+	out(run, "write_min0_timeout: %ld then %ld%s", r, r2, ev_str(r2, ev, &cb, s));
+
 	/* libaio's own zero-timeout shortcut on the empty ring, then raw. */
 	out(run, "empty_zero_timeout: libaio %d raw %ld", lib_getevents(ctx, 0, 1, ev, &zero),
 	    raw_pgetevents(ctx, 0, 1, ev, &zero, NULL));
@@ -192,6 +205,7 @@ static const char *const expect[] = {
 	"read_min1_timeout_nullmask: 1 data=0x1003 obj=iocb res=4096 res2=0",
 	"read_zero_timeout: 1 data=0x1004 obj=iocb res=4096 res2=0",
 	"read_bad_events: -14 -14 then 1 data=0x1005 obj=iocb res=4096 res2=0",
+	"write_min0_timeout: -14 then 1 data=0x1006 obj=iocb res=4096 res2=0",
 	"empty_zero_timeout: libaio 0 raw 0",
 	"poll_min1_timeout_nothing: 0",
 	"poll_min1_timeout: 1 data=0x2001 obj=iocb res=65 res2=0",
