@@ -432,9 +432,10 @@ static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 }
 
 /* Makes sure whatever will run a request routed rt exists (a worker, the
- * poller, the ring) before submit accepts it; -EAGAIN if it cannot be had
- * (threads or descriptors ran out).  Asked once per call and kind, and
- * again by the call's next request after a refusal. */
+ * poller, the ring) before submit accepts it: 0, or -EAGAIN if no thread
+ * can be created for it, or another -errno if descriptors ran out.  Asked
+ * once per call and kind, and again by the call's next request after a
+ * refusal. */
 static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
 {
 	bool ring = b->ctx->exec == &exec_uring;
@@ -463,13 +464,16 @@ static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
  * submitter does here (a read from the device, an O_DSYNC write, an
  * fsync; a read from an empty pipe blocks, as there, until data, a
  * signal, destroy or exit).  A POLL cannot be waited for here (the
- * kernel answers it later): -EAGAIN. */
+ * kernel answers it later): -EAGAIN.  So is a wait for readiness when
+ * the poller lacks a descriptor, not a thread. */
 static int no_runner(struct batch *b, struct uaio_req *req, enum route *rt, int64_t *res)
 {
-	if (*rt == ROUTE_DONE || reserve(b, req, *rt) == 0)
+	int r = *rt == ROUTE_DONE ? 0 : reserve(b, req, *rt);
+
+	if (r == 0)
 		return 0;
-	if (req->kind == KIND_POLL)
-		return -EAGAIN;
+	if (r != -EAGAIN || req->kind == KIND_POLL)
+		return -EAGAIN;	/* a POLL, or no descriptor for the poller's epoll */
 	/* relaxed: a statistic */
 	atomic_fetch_add_explicit(&b->ctx->st_no_thread, 1, memory_order_relaxed);
 	*rt = finish_now(req, req_run_blocking(req), res);
