@@ -103,7 +103,8 @@ struct uaio_stats {
 	unsigned long long errno_count[UAIO_STATS_ERRNOS]; /* 128: [e] events with res == -e; [0] other res < 0 */
 	unsigned long long lat_bucket[UAIO_STATS_BUCKETS]; /* 1216: submit-to-posted latencies */
 	unsigned long long faults_injected; /* 3008: requests uaio_faults(7) rules acted on */
-	unsigned long long reserved[7];	/* 3016: 0 */
+	unsigned long long no_thread;	/* 3016: run by the calling thread: no uaio thread could be created */
+	unsigned long long reserved[6];	/* 3024: 0 */
 };
 int uaio_stats(aio_context_t ctx, struct uaio_stats *st);
 /* Lower bound in nanoseconds of latency bucket i (0 <= i <= UAIO_STATS_BUCKETS;

@@ -93,9 +93,10 @@ static void run(struct uaio_req *req);
 
 /* No worker exists and none could be started: the caller runs what is
  * queued itself rather than leave accepted requests with nobody to run
- * them.  Submit refuses work up front in that state (pool_reserve), so
- * this serves only the last worker's idle exit racing a submit, and the
- * io_uring executor handing back what its ring did not take. */
+ * them.  Submit does such work itself up front (pool_reserve), so this
+ * serves the last worker's idle exit racing a submit, the io_uring
+ * executor handing back what its ring did not take, and requests the
+ * fault timer releases. */
 static void run_stranded(void)
 {
 	struct uaio_req *req;
@@ -112,6 +113,8 @@ static void run_stranded(void)
 		pthread_mutex_unlock(&pool.lock);
 		if (!req)
 			return;
+		/* relaxed: a statistic */
+		atomic_fetch_add_explicit(&req->ctx->st_no_thread, 1, memory_order_relaxed);
 		run(req);
 	}
 }
@@ -270,10 +273,10 @@ static void threads_submit_entry(struct uaio_req **reqs, int n)
 }
 
 /* Submit asks before it accepts work for the pool: 0 if a worker exists
- * or could be started now, -EAGAIN if threads ran out (clone refused,
- * no memory for a stack) and none is left.  As the kernel's io_submit
- * answers -EAGAIN when it cannot take the first iocb for want of
- * resources, the request is refused rather than accepted and stranded. */
+ * (it may be busy: the request then waits in the queue) or could be
+ * started now, -EAGAIN if threads ran out (clone refused, no memory for
+ * a stack) and none is left: submit then does the request itself, as
+ * the kernel's AIO, which needs no thread, would. */
 int pool_reserve(void)
 {
 	bool start;

@@ -151,7 +151,8 @@ struct uaio_ctx {
 
 	/* statistics: relaxed counters, read without ordering */
 	_Atomic unsigned long long st_submitted, st_completed, st_inline,
-		st_offloaded, st_polled, st_cancelled, st_peak;
+		st_offloaded, st_polled, st_cancelled, st_peak,
+		st_no_thread;	/* run by the submitter (or another uaio thread): no thread to spare */
 	_Atomic(struct ctx_stats *) xs;	/* set once (release) by the first submit; acquire */
 	_Atomic unsigned spin_budget;	/* reaper spin in ns, adapted; relaxed */
 	struct faults *faults;		/* fault rules, fixed at setup; NULL: none */

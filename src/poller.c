@@ -149,9 +149,8 @@ static void fail_list(struct uaio_req *list, int64_t res)
 }
 
 /* Submit asks before it accepts a request that must wait here: 0 when
- * the poller runs or could be started now, -EAGAIN when it cannot (no
- * descriptor for its epoll, no thread): uaio's own resources ran out,
- * not the caller's, so the answer is the kernel's "try again". */
+ * the poller runs or could be started now, -EAGAIN when its thread
+ * cannot be created, else epoll_create1's -errno (no descriptor). */
 int poller_reserve(void)
 {
 	int err = 0;
@@ -160,7 +159,7 @@ int poller_reserve(void)
 	if (!P.started)
 		err = poller_start();
 	pthread_mutex_unlock(&P.lock);
-	return err < 0 ? -EAGAIN : 0;
+	return err;
 }
 
 /* Takes ownership of a RUNNING request: it waits here until ready. */

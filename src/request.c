@@ -337,10 +337,13 @@ static int64_t run_file(struct uaio_req *req)
 }
 
 /* A stream served by a worker (a tty, say, or a socket written with
- * RWF_SYNC): wait for readiness in short slices, and move what fits
- * without blocking (RWF_NOWAIT where the file has it), so that destroy can
- * always end the wait; a write larger than the socket's buffer would
- * otherwise block in the kernel until the peer reads it all. */
+ * RWF_SYNC), or by the submitter when no thread could be had: wait for
+ * readiness in short slices, and move what fits without blocking
+ * (RWF_NOWAIT where the file has it), so that destroy can always end the
+ * wait; a write larger than the socket's buffer would otherwise block in
+ * the kernel until the peer reads it all.  A signal handler that runs
+ * meanwhile (on the submitter: workers block signals) ends it with
+ * -EINTR, as the kernel's pipe and socket waits inside io_submit do. */
 static int64_t run_stream(struct uaio_req *req)
 {
 	struct pollfd p = { req->fd, is_write(req) ? POLLOUT : POLLIN, 0 };
@@ -353,7 +356,10 @@ static int64_t run_stream(struct uaio_req *req)
 		if (atomic_load_explicit(&req->ctx->dead, memory_order_relaxed) ||
 		    atomic_load_explicit(&g_exiting, memory_order_relaxed))
 			return req->done ? (int64_t)req->done : -ECANCELED;
-		if (poll(&p, 1, 100) <= 0)
+		r = poll(&p, 1, 100);
+		if (r < 0 && errno == EINTR)	/* only a submitter serving it has signals */
+			return req->done ? (int64_t)req->done : -EINTR;
+		if (r <= 0)
 			continue;
 		r = rw_once(req, -1, nowait ? flags | RWF_NOWAIT : flags);
 		if (r == -EOPNOTSUPP && nowait) {	/* no NOWAIT here (a tty): block */

@@ -25,6 +25,7 @@ _Static_assert(offsetof(struct uaio_stats, workers) == 56, "first layout kept");
 _Static_assert(offsetof(struct uaio_stats, errno_count) == 128, "documented offset");
 _Static_assert(offsetof(struct uaio_stats, lat_bucket) == 1216, "documented offset");
 _Static_assert(offsetof(struct uaio_stats, faults_injected) == 3008, "documented offset");
+_Static_assert(offsetof(struct uaio_stats, no_thread) == 3016, "documented offset");
 
 bool g_stats_default = true;	/* $UAIO_STATS != 0; written once by setup's global_init */
 static _Atomic long long inflight;	/* process: handed on, not yet posted; relaxed, a statistic */
@@ -207,6 +208,7 @@ void stats_add_ctx(struct uaio_stats *st, struct uaio_ctx *c)
 	st->offloaded += ld(&c->st_offloaded);
 	st->polled += ld(&c->st_polled);
 	st->cancelled += ld(&c->st_cancelled);
+	st->no_thread += ld(&c->st_no_thread);
 	st->in_flight += ctx_in_flight(c);
 	st->peak_in_flight = p > st->peak_in_flight ? p : st->peak_in_flight;
 	st->faults_injected += faults_injected(c->faults);

@@ -432,8 +432,10 @@ static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 }
 
 /* Makes sure whatever will run a request routed rt exists (a worker, the
- * poller, the ring) before submit accepts it; -EAGAIN if it cannot be had
- * (threads or descriptors ran out).  Asked once per call and kind. */
+ * poller, the ring) before submit accepts it: 0, or -EAGAIN if no thread
+ * can be created for it, or another -errno if descriptors ran out.  Asked
+ * once per call and kind, and again by the call's next request after a
+ * refusal. */
 static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
 {
 	bool ring = b->ctx->exec == &exec_uring;
@@ -455,14 +457,35 @@ static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
 	return 0;
 }
 
+/* Nothing can run req after submit: no thread could be created for it
+ * (RLIMIT_NPROC, a cgroup's pids.max, no memory for a stack).  The
+ * kernel's AIO owns no thread, so nothing a program does to its limits
+ * stops it: what it would do inside io_submit when it cannot queue, the
+ * submitter does here (a read from the device, an O_DSYNC write, an
+ * fsync; a read from an empty pipe blocks, as there, until data, a
+ * signal, destroy or exit).  A POLL cannot be waited for here (the
+ * kernel answers it later): -EAGAIN.  So is a wait for readiness when
+ * the poller lacks a descriptor, not a thread. */
+static int no_runner(struct batch *b, struct uaio_req *req, enum route *rt, int64_t *res)
+{
+	int r = *rt == ROUTE_DONE ? 0 : reserve(b, req, *rt);
+
+	if (r == 0)
+		return 0;
+	if (r != -EAGAIN || req->kind == KIND_POLL)
+		return -EAGAIN;	/* a POLL, or no descriptor for the poller's epoll */
+	/* relaxed: a statistic */
+	atomic_fetch_add_explicit(&b->ctx->st_no_thread, 1, memory_order_relaxed);
+	*rt = finish_now(req, req_run_blocking(req), res);
+	return 0;
+}
+
+/* Hands req on; no_runner() has made sure something will run it. */
 static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 {
 	struct uaio_ctx *ctx = b->ctx;
 	struct uaio_req *req;
-	int resfd = -1, ret;
-
-	if ((ret = reserve(b, proto, rt)) < 0)
-		return ret;
+	int resfd = -1;
 	/* The kernel takes a reference on the eventfd and needs no descriptor;
 	 * our dup failing is our own limit, so -EAGAIN, not -EMFILE. */
 	if (proto->cb.aio_flags & IOCB_FLAG_RESFD) {
@@ -604,7 +627,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 		ret = -EINVAL;
 		break;
 	}
-	if (ret < 0)
+	if (ret < 0 || (ret = no_runner(b, &req, &rt, &res)) < 0)
 		goto out_release;
 	rt = hold_file(b, &req, rt, &res);
 prepared:

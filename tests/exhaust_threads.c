@@ -1,4 +1,4 @@
-/* Issue 5, resource exhaustion: thread creation fails (a seccomp filter on clone, as RLIMIT_NPROC would for a non-root user).  Before any uaio thread exists, submit refuses with -EAGAIN whatever needs a worker, the poller or the ring's completion thread (a short count inside a batch) and still completes what needs no thread; after workers, poller and ring exist, every request is accepted and gets exactly one event; cancel and destroy work either way. */
+/* Issue 5, resource exhaustion, and issue 16: thread creation fails (a seccomp filter on clone, as RLIMIT_NPROC would for a non-root user).  Before any uaio thread exists, what the kernel would serve is still served, by the submitter (an fsync; a pipe read without data blocks in submit until data comes, as in the kernel), and counted in uaio_stats.no_thread; only a POLL that is not ready, which needs the poller or the ring's completion thread, is refused with -EAGAIN; after workers, poller and ring exist, every request is accepted and gets exactly one event; cancel and destroy work either way. */
 #include "exhaust.h"
 #include <poll.h>
 
@@ -26,29 +26,50 @@ static int cold(void)
 	struct timespec zero = { 0, 0 };
 	int fd = t_tmpfile(65536, 0), p[2], fds;
 	aio_context_t ctx;
-	int64_t res[1] = { 4096 };
+	int64_t res[2] = { 4096, 0 };
+	struct uaio_stats st;
+	pid_t writer;
 
 	REQUIRE(pipe(p) == 0);
 	threads_fail_now();
 	CHECK_EQ(x_setup(NR, &ctx), 0);
 	fds = x_fd_count();
 
-	/* fsync always needs a worker (or the ring and its thread) */
+	/* an fsync needs a worker (or the ring and its thread): the kernel's
+	 * answer all the same, the submitter doing it (it was -EAGAIN) */
 	x_prep(&cb[0], IOCB_CMD_FSYNC, fd, NULL, 0, 0);
-	CHECK_EQ(uaio_submit(ctx, 1, v), -EAGAIN);
-	/* a cached read completes inside submit; the fsync after it is refused */
+	CHECK_EQ(uaio_submit(ctx, 1, v), 1);
+	CHECK_EQ(uaio_getevents(ctx, 0, 1, &ev, &zero), 1);	/* done inside submit */
+	CHECK_EQ(ev.res, 0);
+	/* a cached read completes inside submit; so does the fsync after it
+	 * (it was refused: a short count of 1) */
 	x_prep(&cb[0], IOCB_CMD_PREAD, fd, buf, sizeof(buf), 0);
 	x_prep(&cb[1], IOCB_CMD_FSYNC, fd, NULL, 0, 0);
-	CHECK_EQ(uaio_submit(ctx, 2, v), 1);
-	x_collect(ctx, cb, res, 1);
-	CHECK_EQ(uaio_cancel(ctx, &cb[1], &ev), -EINVAL);	/* never accepted */
-	/* waiting for readiness needs the poller (or the ring) */
+	CHECK_EQ(uaio_submit(ctx, 2, v), 2);
+	x_collect(ctx, cb, res, 2);
+	CHECK_EQ(uaio_cancel(ctx, &cb[1], &ev), -EINVAL);	/* done already */
+	/* waiting for readiness needs the poller (or the ring): a POLL is
+	 * still refused, nothing could answer it later */
 	x_prep(&cb[0], IOCB_CMD_POLL, p[0], (void *)(uintptr_t)POLLIN, 0, 0);
 	cb[0].aio_buf = POLLIN;
 	CHECK_EQ(uaio_submit(ctx, 1, v), -EAGAIN);
-	x_prep(&cb[0], IOCB_CMD_PREAD, p[0], buf, 1, 0);
-	CHECK_EQ(uaio_submit(ctx, 1, v), -EAGAIN);
 	CHECK_EQ(uaio_getevents(ctx, 0, 1, &ev, &zero), 0);
+	/* a pipe read without data blocks in submit, as in the kernel, until
+	 * another process writes (it was -EAGAIN) */
+	writer = fork();
+	REQUIRE(writer >= 0);
+	if (writer == 0) {
+		usleep(200000);
+		_exit(write(p[1], "w", 1) == 1 ? 0 : 1);
+	}
+	x_prep(&cb[0], IOCB_CMD_PREAD, p[0], buf, 8, 0);
+	CHECK_EQ(uaio_submit(ctx, 1, v), 1);
+	CHECK_EQ(uaio_getevents(ctx, 0, 1, &ev, &zero), 1);
+	CHECK_EQ(ev.res, 1);
+	CHECK_EQ(buf[0], 'w');
+	REQUIRE(waitpid(writer, NULL, 0) == writer);
+	REQUIRE(uaio_stats(ctx, &st) == 0);
+	CHECK_EQ(st.no_thread, 3);	/* two fsyncs and the pipe read */
 	/* ready already: answered inside submit, no thread needed */
 	REQUIRE(write(p[1], "x", 1) == 1);
 	x_prep(&cb[0], IOCB_CMD_POLL, p[0], NULL, 0, 0);

@@ -146,9 +146,10 @@ int main(void)
 	CHECK(st.lat_p99_ns <= st.lat_p999_ns);
 	CHECK(st.lat_p999_ns > HOLD_MS * 1000000ull);
 	CHECK_EQ(st.lat_p999_ns, uaio_stats_percentile(&st, 99.9));
-	for (int i = 0; i < 7; i++)
+	for (size_t i = 0; i < sizeof(st.reserved) / sizeof(st.reserved[0]); i++)
 		CHECK_EQ(st.reserved[i], 0);
 	CHECK_EQ(st.faults_injected, 0);	/* no UAIO_FAULTS rule here */
+	CHECK_EQ(st.no_thread, 0);	/* threads were never refused here */
 	fprintf(stderr, "p50 %llu ns, p99 %llu ns, p99.9 %llu ns, peak %llu\n",
 		st.lat_p50_ns, st.lat_p99_ns, st.lat_p999_ns, st.peak_in_flight);
 
