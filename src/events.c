@@ -234,9 +234,18 @@ static bool ring_ready(struct uaio_ctx *ctx)
  * ppoll on it applies the mask atomically, which a futex cannot. */
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
-static void efd_close(void *p) { close((int)(intptr_t)p - 1); }
+static __thread struct fd_id efd_id;	/* what this thread's eventfd named */
+
+static void efd_close(void *p)
+{
+	if (fd_id_same((int)(intptr_t)p - 1, &efd_id))	/* not if the program took it */
+		close((int)(intptr_t)p - 1);
+}
+
 static void efd_key_init(void) { pthread_key_create(&efd_key, efd_close); }
 
+/* Placed high and checked at each use: one the program closed or
+ * replaced is left to it and a new one made. */
 static int thread_efd(void)
 {
 	intptr_t v;
@@ -244,9 +253,14 @@ static int thread_efd(void)
 
 	pthread_once(&efd_once, efd_key_init);
 	v = (intptr_t)pthread_getspecific(efd_key);
-	if (v)
+	if (v && fd_id_same((int)v - 1, &efd_id))
 		return (int)v - 1;
-	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_setspecific(efd_key, NULL);
+	fd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (fd >= 0 && !fd_id_take(fd, &efd_id)) {
+		close(fd);
+		fd = -1;
+	}
 	if (fd >= 0)
 		pthread_setspecific(efd_key, (void *)(intptr_t)(fd + 1));
 	return fd;
@@ -279,6 +293,43 @@ static int wait_slice(const struct timespec *deadline, const sigset_t *sigmask)
 	return 0;
 }
 
+/* The sleep of wait_completion on w->efd and the executor's xfd (if >= 0;
+ * woken by it for another context's CQEs, the caller reaps and looks
+ * again).  In slices of at most FD_SLEEP_MAX_MS, each computed from the
+ * absolute deadline: a descriptor closed under the sleep is never
+ * signalled, and one that is always readable ends the sleep, never the
+ * deadline.  0, -ETIMEDOUT, -EINTR, or -EBADF: w->efd was closed. */
+static int wait_fds(struct waiter *w, int xfd, const struct timespec *deadline,
+		    const sigset_t *sigmask)
+{
+	struct pollfd p[2] = { { .fd = w->efd, .events = POLLIN }, { .fd = xfd, .events = POLLIN } };
+	eventfd_t junk;
+
+	for (;;) {
+		long ms = ts_until_ms(deadline);
+		struct timespec rel;
+		int n;
+
+		if (ms == 0)
+			return -ETIMEDOUT;
+		ms = ms > FD_SLEEP_MAX_MS ? FD_SLEEP_MAX_MS : ms;
+		rel = (struct timespec){ ms / 1000, (ms % 1000) * 1000000 };
+		n = ppoll(p, xfd >= 0 ? 2 : 1, &rel, sigmask);
+		if (n < 0)
+			return errno == EINTR ? -EINTR : 0;
+		if (p[0].revents & POLLNVAL)
+			return -EBADF;
+		if (n > 0) {
+			if (p[0].revents & POLLIN)
+				eventfd_read(w->efd, &junk);
+			return 0;
+		}
+		/* acquire: pairs with the completer's release store of woken. */
+		if (atomic_load_explicit(&w->woken, memory_order_acquire))
+			return 0;
+	}
+}
+
 /* Sleeps until a completer wakes us, the deadline passes or a signal
  * arrives.  Returns 0, -ETIMEDOUT or -EINTR. */
 static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline,
@@ -298,7 +349,7 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 		if ((w.efd = thread_efd()) < 0)
 			return wait_slice(deadline, sigmask);
 	} else if (xfd >= 0) {
-		w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		w.efd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 		own_efd = w.efd >= 0;
 		if (!own_efd)
 			xfd = -1;	/* no descriptor to spare: the futex alone */
@@ -317,15 +368,11 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 	pthread_mutex_unlock(&ctx->post_lock);
 
 	if (w.efd >= 0) {
-		/* p[1]: the executor's descriptor; woken by it for another
-		 * context's CQEs, the caller reaps and looks again. */
-		struct pollfd p[2] = { { .fd = w.efd, .events = POLLIN }, { .fd = xfd, .events = POLLIN } };
-		struct timespec rel = { ts_until_ms(deadline) / 1000, (ts_until_ms(deadline) % 1000) * 1000000 };
-		eventfd_t junk;
-
-		r = ppoll(p, xfd >= 0 ? 2 : 1, deadline->tv_sec > (1LL << 40) ? NULL : &rel, sigmask);
-		r = r < 0 ? -errno : (r == 0 ? -ETIMEDOUT : 0);
-		eventfd_read(w.efd, &junk);
+		r = wait_fds(&w, xfd, deadline, sigmask);
+		if (r == -EBADF) {	/* our eventfd was closed under us: not ours to close */
+			own_efd = false;
+			r = 0;
+		}
 	} else {
 		/* acquire: pairs with the completer's release store of woken. */
 		while (!atomic_load_explicit(&w.woken, memory_order_acquire)) {

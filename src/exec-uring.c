@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,10 @@
 #define SQ_ENTRIES	256
 #define CQ_ENTRIES	8192	/* a full CQ spills into the kernel's list (NODROP) */
 #define CQE_BATCH	64
+
+#define LOST_TICK_MS	10	/* lost ring: the completion thread looks this often */
+#define LOST_GIVEUP	100	/* ...and, unable to enter it, gives up after this many
+				 * empty looks once the last context is gone */
 
 #define TAG_NONE	0ULL	/* a fire-and-forget cancel, or the wake-up NOP */
 #define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
@@ -80,14 +85,73 @@ static struct {
 	pthread_mutex_t sq_lock;	/* protects the ring's SQ side */
 	struct io_uring ring;	/* CQ side: the completion thread only */
 	int efd;		/* eventfd the kernel signals on every CQE */
+	/* Written by ring_up, then by the completion thread under sq_lock: */
+	bool efd_lost;		/* efd is no longer ours; the thread sleeps on the ring */
+	struct fd_id efd_id;	/* what efd named when we made it */
+	int reg_fd;		/* the thread's registered index of the ring, or -1 */
+	unsigned char reg_flags;	/* U.ring.int_flags with that index in use */
+	bool reg_on;		/* U.ring enters through reg_fd (sq_lock and the CQ held) */
+	unsigned char plain_flags;	/* U.ring.int_flags as liburing set it up */
+	struct fd_id ring_id;	/* what the ring descriptor named; set before up */
+	/* The ring descriptor is no longer ours (closed or replaced by the
+	 * program): only the completion thread enters the ring, through its
+	 * registered index; new requests go to the pool.  Set once; ring_up
+	 * clears it. */
+	_Atomic bool lost;
 	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet */
 	_Atomic int quit;	/* the last context is gone: exit when idle */
 	_Atomic int cq_owner;	/* 1 while a thread reads the CQ (cq_take) */
-} U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
+} U = { .life = PTHREAD_MUTEX_INITIALIZER, .sq_lock = PTHREAD_MUTEX_INITIALIZER, .efd = -1,
+      .reg_fd = -1 };
+
+static __thread bool cq_self;	/* this thread is the completion thread */
+
+/* ---- a ring descriptor taken away ---- */
+
+static bool ring_lost(void)
+{
+	/* acquire: pairs with mark_lost; a cheap flag, read on every submit */
+	return atomic_load_explicit(&U.lost, memory_order_acquire);
+}
+
+static void mark_lost(void)
+{
+	/* release: pairs with ring_lost's acquire */
+	atomic_store_explicit(&U.lost, true, memory_order_release);
+}
+
+/* io_uring_enter's answers that our ring never gives: the descriptor
+ * was closed (EBADF) or now names another file (ENOTTY, EOPNOTSUPP), or
+ * the ring is going away (ENXIO). */
+static bool lost_errno(int r)
+{
+	return r == -EBADF || r == -ENOTTY || r == -EOPNOTSUPP || r == -ENXIO;
+}
+
+/* Is the ring descriptor still our ring?  Marks the ring lost if not. */
+static bool ring_check(void)
+{
+	if (ring_lost())
+		return false;
+	if (fd_id_same(U.ring.ring_fd, &U.ring_id))
+		return true;
+	mark_lost();
+	return false;
+}
+
+/* sq_lock held: wakes the completion thread, which enters a lost ring
+ * for everyone.  Only through an eventfd still ours. */
+static void kick(void)
+{
+	if (!U.efd_lost && fd_id_same(U.efd, &U.efd_id))
+		eventfd_write(U.efd, 1);
+}
 
 /* ---- the SQ side (U.sq_lock held) ---- */
 
-/* Enters the kernel with every queued SQE; retries transient refusals. */
+/* Enters the kernel with every queued SQE; retries transient refusals.
+ * 0: entered; 1: queued for the completion thread (the ring is lost and
+ * only that thread can enter it); -errno: not entered. */
 static int sq_flush(void)
 {
 	int r = 0;
@@ -96,8 +160,17 @@ static int sq_flush(void)
 	 * SQEs go in now is seen by cq_main after its acquire.  The kernel's
 	 * hand-off orders it too, but neither C11 nor TSan can see that. */
 	atomic_fetch_add_explicit(&U.inkernel, 0, memory_order_release);
+	if (ring_lost() && !U.reg_on) {	/* never enter a descriptor not ours */
+		kick();
+		return U.reg_fd >= 0 ? 1 : -EBADF;
+	}
 	for (int tries = 0; io_uring_sq_ready(&U.ring) && tries < 1000; tries++) {
 		r = io_uring_submit(&U.ring);
+		if (r < 0 && lost_errno(r) && !U.reg_on) {
+			mark_lost();
+			kick();
+			return r;
+		}
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 			break;
 		if (r <= 0)
@@ -161,14 +234,14 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
 	return true;
 }
 
-/* Queues req's SQE; false if there is no room or no memory. */
-static bool sqe_queue(struct uaio_req *req)
+/* Queues req's SQE; NULL if there is no room or no memory. */
+static struct io_uring_sqe *sqe_queue(struct uaio_req *req)
 {
 	struct io_uring_sqe *sqe = sqe_get();
 	int fd = req->fd;
 
 	if (!sqe)
-		return false;
+		return NULL;
 	switch (req->kind) {
 	case KIND_POLL:
 		io_uring_prep_poll_add(sqe, fd, req->poll_events);
@@ -182,12 +255,12 @@ static bool sqe_queue(struct uaio_req *req)
 		if (!prep_rw(sqe, req)) {
 			io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
 			io_uring_sqe_set_data64(sqe, TAG_NONE);
-			return false;
+			return NULL;
 		}
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
-	return true;
+	return sqe;
 }
 
 /* Sends an ASYNC_CANCEL for req; its CQE goes to tag. */
@@ -202,7 +275,7 @@ static bool sqe_cancel(struct uaio_req *req, uint64_t tag)
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)req, 0);
 		io_uring_sqe_set_data64(sqe, tag);
 	}
-	ok = sqe && sq_flush() == 0;
+	ok = sqe && sq_flush() >= 0;
 	pthread_mutex_unlock(&U.sq_lock);
 	return ok;
 }
@@ -262,9 +335,10 @@ int uring_reserve(void)
 /* Requests of one context, QUEUED: mark them ours, then one enter. */
 static void uring_submit(struct uaio_req **reqs, int n)
 {
-	struct uaio_req *mine[n], *back[n], *gone[n];
+	struct uaio_req *mine[n], *back[n], *gone[n], *sent[n];
+	struct io_uring_sqe *sqes[n];
 	struct uaio_ctx *ctx = reqs[0]->ctx;
-	int nm = 0, nb = 0, ng = 0, nf = 0;
+	int nm = 0, nb = 0, ng = 0, nf = 0, ns = 0;
 
 	pthread_mutex_lock(&ctx->active_lock);
 	for (int i = 0; i < n; i++) {
@@ -289,17 +363,31 @@ static void uring_submit(struct uaio_req **reqs, int n)
 		exec_threads.submit(back, nb);
 	if (!nm)
 		return;
-	if (!ring_ready()) {
+	if (!ring_ready() || ring_lost()) {
 		for (int i = 0; i < nm; i++)
 			fall_back(mine[i]);
 		return;
 	}
 
 	pthread_mutex_lock(&U.sq_lock);
-	for (int i = 0; i < nm; i++)
-		if (!sqe_queue(mine[i]))
+	for (int i = 0; i < nm; i++) {
+		if ((sqes[ns] = sqe_queue(mine[i])))
+			sent[ns++] = mine[i];
+		else
 			gone[nf++] = mine[i];
-	sq_flush();
+	}
+	if (sq_flush() != 0) {
+		/* Not entered: the kernel has not seen the last `left` SQEs.
+		 * Ours among them become NOPs (whoever enters next sends them
+		 * empty) and their requests go to the pool, never run twice. */
+		unsigned left = io_uring_sq_ready(&U.ring);
+
+		for (int i = ns - 1; i >= 0 && left; i--, left--) {
+			io_uring_prep_nop(sqes[i]);
+			io_uring_sqe_set_data64(sqes[i], TAG_NONE);
+			gone[nf++] = sent[i];
+		}
+	}
 	pthread_mutex_unlock(&U.sq_lock);
 	for (int i = 0; i < nf; i++)
 		fall_back(gone[i]);
@@ -323,10 +411,16 @@ static void done_add(struct done_list *d, struct uaio_req *req, int64_t res)
  * thread finishes it (only when the ring refuses SQEs). */
 static bool resubmit(struct uaio_req *req)
 {
+	struct io_uring_sqe *sqe;
 	bool ok;
 
 	pthread_mutex_lock(&U.sq_lock);
-	ok = sqe_queue(req) && sq_flush() == 0;
+	sqe = sqe_queue(req);
+	ok = sqe && sq_flush() >= 0;
+	if (sqe && !ok && io_uring_sq_ready(&U.ring)) {	/* ours is the last, not entered */
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, TAG_NONE);
+	}
 	pthread_mutex_unlock(&U.sq_lock);
 	return ok;
 }
@@ -443,14 +537,84 @@ static void handle(uint64_t data, int res, struct done_list *d)
 		rw_done(req, res, d);
 }
 
-/* Sleeps on the ring's eventfd rather than in io_uring_enter: a plain
- * read is a wait every tool understands (valgrind up to 3.19 holds its
- * big lock across io_uring_enter and would stop the whole process). */
+/* Sleeps on the ring's eventfd rather than in io_uring_enter: a poll and
+ * a read are a wait every tool understands (valgrind up to 3.19 holds its
+ * big lock across io_uring_enter and would stop the whole process).  At
+ * most FD_SLEEP_MAX_MS: an eventfd the program closes under the sleep is
+ * never signalled again.  False when efd is no longer ours: closed
+ * (EBADF, POLLNVAL) or another file in its place (a read of 0 bytes,
+ * EINVAL, or a different file on a check). */
+static bool efd_sleep(void)
+{
+	struct pollfd p = { .fd = U.efd, .events = POLLIN };
+	eventfd_t n;
+	ssize_t r;
+
+	if (poll(&p, 1, FD_SLEEP_MAX_MS) < 0)
+		return errno == EINTR;
+	if (p.revents & POLLNVAL)
+		return false;
+	if (!p.revents) {	/* idle: is everything still ours? */
+		ring_check();
+		return fd_id_same(U.efd, &U.efd_id);
+	}
+	r = read(U.efd, &n, sizeof(n));
+	if (r == sizeof(n) || (r < 0 && (errno == EAGAIN || errno == EINTR)))
+		return true;
+	return false;
+}
+
+/* efd is lost and the ring is not: a new eventfd in its place.  The old
+ * number is not closed: it is the program's now. */
+static void efd_rebuild(void)
+{
+	struct fd_id id;
+	int fd;
+
+	if (!ring_check())
+		return;
+	fd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (fd < 0)
+		return;
+	io_uring_unregister_eventfd(&U.ring);
+	if (!fd_id_take(fd, &id) || io_uring_register_eventfd(&U.ring, fd) < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&U.sq_lock);
+	U.efd = fd;
+	U.efd_id = id;
+	U.efd_lost = false;
+	pthread_mutex_unlock(&U.sq_lock);
+}
+
+/* No eventfd: wait in the ring itself, through the registered index that
+ * no close() of the program reaches, or just sleep a tick. */
+static void ring_sleep(void)
+{
+	int ms = ring_lost() ? LOST_TICK_MS : FD_SLEEP_MAX_MS;
+	struct __kernel_timespec ts = { ms / 1000, (long long)(ms % 1000) * 1000000 };
+	struct io_uring_getevents_arg arg = { .ts = (uint64_t)(uintptr_t)&ts };
+
+	if (U.reg_fd < 0 || io_uring_enter2((unsigned)U.reg_fd, 0, 1,
+					    IORING_ENTER_GETEVENTS | IORING_ENTER_REGISTERED_RING |
+					    IORING_ENTER_EXT_ARG, (sigset_t *)&arg, sizeof(arg)) < 0)
+		nanosleep(&(struct timespec){ 0, LOST_TICK_MS * 1000000L }, NULL);
+}
+
 static void cq_sleep(void)
 {
-	eventfd_t n;
-
-	eventfd_read(U.efd, &n);
+	if (!U.efd_lost && efd_sleep())
+		return;
+	if (!U.efd_lost) {
+		pthread_mutex_lock(&U.sq_lock);
+		U.efd_lost = true;
+		pthread_mutex_unlock(&U.sq_lock);
+		efd_rebuild();
+		if (!U.efd_lost)
+			return;
+	}
+	ring_sleep();
 }
 
 /* The CQ has one reader at a time: the completion thread or a thread in
@@ -516,8 +680,9 @@ static void uring_reap(void)
 
 		if (!cq_take())
 			return;
-		/* acquire: ring_down clears up, then holds cq_owner for good. */
-		if (!atomic_load_explicit(&U.up, memory_order_acquire)) {
+		/* acquire: ring_down clears up, then holds cq_owner for good.
+		 * A lost ring is entered by the completion thread alone. */
+		if (!atomic_load_explicit(&U.up, memory_order_acquire) || ring_lost()) {
 			cq_give();
 			return;
 		}
@@ -543,13 +708,51 @@ static int uring_wait_fd(void)
 	if (!atomic_load_explicit(&U.up, memory_order_acquire) ||
 	    atomic_load_explicit(&U.inkernel, memory_order_relaxed) <= 0)
 		return -1;
-	return U.ring.ring_fd;
+	/* Checked, not trusted: a descriptor the program replaced (with
+	 * /dev/null: always readable) would wake the sleeper for ever. */
+	return ring_check() ? U.ring.ring_fd : -1;
+}
+
+/* The completion thread registers the ring for itself: a registered
+ * index is a reference to the ring that no close() or dup2() of the
+ * program reaches, so a lost ring can still be entered, drained and
+ * torn down (kernel 5.18; without it a lost ring is only drained). */
+static void cq_register(void)
+{
+	struct io_uring copy;
+
+	pthread_mutex_lock(&U.sq_lock);
+	copy = U.ring;
+	if (fd_id_same(copy.ring_fd, &U.ring_id) && io_uring_register_ring_fd(&copy) == 1) {
+		U.reg_fd = copy.enter_ring_fd;
+		U.reg_flags = copy.int_flags;
+	}
+	pthread_mutex_unlock(&U.sq_lock);
+}
+
+/* The CQ held: on a lost ring, enter through the registered index from
+ * now on, and send what others queued (cancels, the last NOP). */
+static void cq_lost_flush(void)
+{
+	pthread_mutex_lock(&U.sq_lock);
+	if (!U.reg_on && U.reg_fd >= 0) {
+		U.ring.enter_ring_fd = U.reg_fd;
+		U.ring.int_flags = U.reg_flags;
+		U.reg_on = true;
+	}
+	if (U.reg_on && io_uring_sq_ready(&U.ring))
+		sq_flush();
+	pthread_mutex_unlock(&U.sq_lock);
 }
 
 static void *cq_main(void *arg)
 {
+	int idle = 0;
+
 	(void)arg;
 	pthread_setname_np(pthread_self(), "uaio-uring");
+	cq_self = true;
+	cq_register();
 	for (;;) {
 		unsigned n;
 
@@ -560,9 +763,17 @@ static void *cq_main(void *arg)
 			sched_yield();
 			continue;
 		}
+		if (ring_lost())
+			cq_lost_flush();
 		n = cq_drain();
 		cq_give();
 		if (cq_finished())
+			break;
+		/* A lost ring nobody can enter: once the last context is gone,
+		 * only cancelled POLLs and unsent SQEs are left; stop waiting. */
+		idle = n ? 0 : idle + 1;
+		if (ring_lost() && !U.reg_on && idle > LOST_GIVEUP &&
+		    atomic_load_explicit(&U.quit, memory_order_acquire))	/* pairs with ring_down */
 			break;
 		if (!n)
 			cq_sleep();
@@ -681,8 +892,17 @@ static int ring_up(void)
 
 	if (r < 0)
 		return setup_errno(r);
-	U.efd = eventfd(0, EFD_CLOEXEC);
-	if (U.efd < 0 || io_uring_register_eventfd(&U.ring, U.efd) < 0) {
+	/* Out of the program's way: io_uring uses the descriptor as a handle
+	 * only; the mappings stay as they are. */
+	U.ring.ring_fd = U.ring.enter_ring_fd = fd_move_high(U.ring.ring_fd);
+	U.plain_flags = U.ring.int_flags;
+	fd_id_take(U.ring.ring_fd, &U.ring_id);
+	atomic_store_explicit(&U.lost, false, memory_order_relaxed);	/* published by up */
+	U.reg_fd = -1;
+	U.reg_on = false;
+	U.efd_lost = false;
+	U.efd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (U.efd < 0 || !fd_id_take(U.efd, &U.efd_id) || io_uring_register_eventfd(&U.ring, U.efd) < 0) {
 		if (U.efd >= 0)
 			close(U.efd);
 		U.efd = -1;
@@ -716,14 +936,16 @@ static int ring_up(void)
 static void ring_down(void)
 {
 	struct io_uring_sqe *sqe;
+	struct io_uring gone;
 
 	/* release: pairs with cq_main's acquire. */
 	atomic_store_explicit(&U.quit, 1, memory_order_release);
 	pthread_mutex_lock(&U.sq_lock);
-	while (!(sqe = sqe_get()))
-		sched_yield();
-	io_uring_prep_nop(sqe);
-	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	sqe = sqe_get();	/* none: the thread's next look sees quit */
+	if (sqe) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, TAG_NONE);
+	}
 	sq_flush();
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_join(U.thread, NULL);
@@ -731,8 +953,15 @@ static void ring_down(void)
 	atomic_store_explicit(&U.up, false, memory_order_release);
 	while (!cq_take())	/* a reaper may still be in cq_drain: wait, then keep it */
 		sched_yield();
-	io_uring_queue_exit(&U.ring);
-	close(U.efd);
+	/* Unmapping releases the ring (the registered index went with its
+	 * thread).  Descriptors the program took over are not closed. */
+	gone = U.ring;
+	gone.int_flags = U.plain_flags;
+	if (ring_lost() || !fd_id_same(gone.ring_fd, &U.ring_id))
+		gone.ring_fd = -1;
+	io_uring_queue_exit(&gone);
+	if (!U.efd_lost && fd_id_same(U.efd, &U.efd_id))
+		close(U.efd);
 	U.efd = -1;
 }
 
@@ -779,8 +1008,8 @@ static void probe(void)
 	struct io_uring ring;
 	int r = ring_init(&ring);
 
-	if (r < 0) {
-		probe_res = setup_errno(r);
+	if (r < 0) {	/* no descriptor to spare now says nothing of io_uring */
+		probe_res = r == -EMFILE || r == -ENFILE ? -EMFILE : setup_errno(r);
 		return;
 	}
 	p = io_uring_get_probe_ring(&ring);
@@ -801,9 +1030,11 @@ int uring_probe(void)
 	pthread_mutex_lock(&probe_lock);
 	if (!probed) {
 		probe();
-		probed = probe_res != -ENOMEM;
+		probed = probe_res != -ENOMEM && probe_res != -EMFILE;
 	}
-	r = probe_res;
+	/* Out of descriptors: the context starts; its requests go to the
+	 * pool until the ring can start (ring_ready). */
+	r = probe_res == -EMFILE ? 0 : probe_res;
 	pthread_mutex_unlock(&probe_lock);
 	return r;
 }
@@ -831,11 +1062,17 @@ void uring_atfork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
-	if (atomic_load_explicit(&U.up, memory_order_relaxed))	/* single-threaded here */
+	/* relaxed: single-threaded here.  Descriptors no longer ours stay. */
+	if (atomic_load_explicit(&U.up, memory_order_relaxed) && !ring_lost() &&
+	    fd_id_same(U.ring.ring_fd, &U.ring_id))
 		close(U.ring.ring_fd);
-	if (U.efd >= 0)
+	if (U.efd >= 0 && !U.efd_lost && fd_id_same(U.efd, &U.efd_id))
 		close(U.efd);
 	U.efd = -1;
+	U.efd_lost = false;
+	U.reg_fd = -1;
+	U.reg_on = false;
+	atomic_store_explicit(&U.lost, false, memory_order_relaxed);	/* single-threaded here */
 	memset(&U.ring, 0, sizeof(U.ring));
 	atomic_store_explicit(&U.up, false, memory_order_relaxed);	/* single-threaded here */
 	U.users = 0;

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FREF_MAX (1 << 20)	/* descriptors tracked; none is placed higher */
@@ -62,6 +63,46 @@ static int dup_high(int fd)
 		r = -1;
 	}
 	return r < 0 ? -errno : r;
+}
+
+/* uaio's own descriptors (ring, eventfds, epoll) go up there too, out
+ * of the program's way: returns the moved descriptor, or fd itself when
+ * there is no room above the base (it still works where it is). */
+int fd_move_high(int fd)
+{
+	int r;
+
+	if (fd < 0 || fd >= dup_base(false))
+		return fd;
+	r = fcntl(fd, F_DUPFD_CLOEXEC, dup_base(false));
+	if (r < 0 && (errno == EINVAL || errno == EMFILE))
+		r = fcntl(fd, F_DUPFD_CLOEXEC, dup_base(true));
+	if (r < 0)
+		return fd;
+	close(fd);
+	return r;
+}
+
+/* What a descriptor of ours names, to tell it from whatever a program
+ * may have put in its place (close, then open or dup2). */
+bool fd_id_take(int fd, struct fd_id *id)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return true;
+}
+
+/* Is fd still the file fd_id_take saw?  (Eventfds and epolls share one
+ * anonymous inode: for them this tells ours only from other kinds.) */
+bool fd_id_same(int fd, const struct fd_id *id)
+{
+	struct fd_id now;
+
+	return fd_id_take(fd, &now) && now.dev == id->dev && now.ino == id->ino;
 }
 
 int fref_new(int fd)

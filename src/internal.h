@@ -324,6 +324,17 @@ void fref_put(int fd);
 void fref_atfork_prepare(void);
 void fref_atfork_parent(void);
 void fref_atfork_child(void);
+/* uaio's own descriptors: placed high, and checked, not trusted */
+struct fd_id {
+	dev_t dev;
+	ino_t ino;
+};
+int fd_move_high(int fd);
+bool fd_id_take(int fd, struct fd_id *id);
+bool fd_id_same(int fd, const struct fd_id *id);
+/* Longest a uaio thread sleeps on one of its descriptors before it looks
+ * again: a descriptor the program closed under a sleeper never wakes it. */
+#define FD_SLEEP_MAX_MS	1000
 
 /* util */
 long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);

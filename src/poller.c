@@ -27,10 +27,28 @@ struct group {
 static struct {
 	pthread_mutex_t lock;	/* protects everything below */
 	int epfd;
+	struct fd_id epid;	/* what epfd named when we made it */
+	bool ep_lost;		/* epfd is no longer ours: the thread makes a new one */
 	bool started;
 	struct group **byfd;	/* indexed by fd */
 	size_t nfd;
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1 };
+
+/* An epoll descriptor of ours, placed high; -errno. */
+static int ep_new(void)
+{
+	int fd = fd_move_high(epoll_create1(EPOLL_CLOEXEC));
+
+	if (fd < 0)
+		return -errno;
+	if (!fd_id_take(fd, &P.epid)) {
+		close(fd);
+		return -EMFILE;
+	}
+	P.epfd = fd;
+	P.ep_lost = false;
+	return 0;
+}
 
 static unsigned req_wants(const struct uaio_req *req)
 {
@@ -51,7 +69,7 @@ static int group_update(struct group *g)
 	for (struct uaio_req *q = g->reqs; q; q = q->grp_next)
 		mask |= req_wants(q);
 	if (!mask) {
-		if (g->mask)
+		if (g->mask && !P.ep_lost)
 			epoll_ctl(P.epfd, EPOLL_CTL_DEL, g->fd, NULL);
 		P.byfd[g->fd] = NULL;
 		free(g);
@@ -62,11 +80,17 @@ static int group_update(struct group *g)
 	ev.events = mask;
 	ev.data.fd = g->fd;
 	op = g->mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(P.epfd, op, g->fd, &ev) < 0) {
+	if (!P.ep_lost && epoll_ctl(P.epfd, op, g->fd, &ev) < 0) {
 		/* The fd was closed and reopened behind our back: start over. */
 		op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 		if (epoll_ctl(P.epfd, op, g->fd, &ev) < 0)
 			r = -errno;
+		/* Or the epoll descriptor is not ours any more: the poller
+		 * thread registers every group with a new one. */
+		if (r && !fd_id_same(P.epfd, &P.epid)) {
+			P.ep_lost = true;
+			r = 0;
+		}
 	}
 	if (!r)
 		g->mask = mask;
@@ -80,16 +104,20 @@ static int poller_start(void)
 	pthread_attr_t attr;
 	pthread_t t;
 
-	P.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (P.epfd < 0)
-		return -errno;
+	/* No descriptor to spare: the thread waits with poll(2) until it can
+	 * make its epoll (see poll_round). */
+	if (ep_new() < 0) {
+		P.epfd = -1;
+		P.ep_lost = true;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	thread_block_signals_attr(&attr);
 	if (pthread_create(&t, &attr, poller_main, NULL) != 0) {
 		pthread_attr_destroy(&attr);
-		close(P.epfd);
+		if (!P.ep_lost)
+			close(P.epfd);
 		P.epfd = -1;
 		return -EAGAIN;
 	}
@@ -123,7 +151,8 @@ static struct group *group_get(int fd, struct uaio_req **stale, int *err)
 	if (g && (g->dev != st.st_dev || g->ino != st.st_ino)) {
 		*stale = g->reqs;
 		g->reqs = NULL;
-		epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (!P.ep_lost)
+			epoll_ctl(P.epfd, EPOLL_CTL_DEL, fd, NULL);
 		g->mask = 0;
 	}
 	if (!g) {
@@ -297,6 +326,88 @@ static void handle(int fd, unsigned revents)
 	}
 }
 
+/* P.lock held: a group epoll refuses; its waiting requests are taken
+ * out onto *failed. */
+static void group_fail(struct group *g, struct uaio_req **failed)
+{
+	struct uaio_req *q, *next;
+
+	for (q = g->reqs, g->reqs = NULL; q; q = next) {
+		int s = REQ_WAITING;
+
+		next = q->grp_next;
+		/* acq_rel: the exchange decides between us and a canceller. */
+		if (atomic_compare_exchange_strong_explicit(&q->state, &s, REQ_RUNNING,
+							    memory_order_acq_rel, memory_order_acquire)) {
+			q->grp_next = *failed;
+			*failed = q;
+		}
+	}
+	g->mask = 0;
+	group_update(g);	/* frees it */
+}
+
+/* The poller thread, P.lock held: epfd is no longer ours (closed, or
+ * another file in its place).  The old number is left to the program; a
+ * new epoll gets every group.  A group whose descriptor (our private
+ * reference) was taken too cannot be waited for: its requests end with
+ * -EIO on *failed.  False if no epoll can be made now. */
+static bool ep_rebuild(struct uaio_req **failed)
+{
+	if (ep_new() < 0)
+		return false;
+	for (size_t fd = 0; fd < P.nfd; fd++) {
+		struct group *g = P.byfd[fd];
+
+		if (!g)
+			continue;
+		g->mask = 0;
+		if (group_update(g) < 0 || P.ep_lost)
+			group_fail(g, failed);
+	}
+	return true;
+}
+
+/* Is epfd still ours?  Rebuilds it if not; returns the one to wait on. */
+static int ep_check(int epfd, bool odd)
+{
+	struct uaio_req *failed = NULL, *q;
+
+	pthread_mutex_lock(&P.lock);
+	if ((odd || P.ep_lost || P.epfd != epfd) && !fd_id_same(P.epfd, &P.epid))
+		P.ep_lost = true;
+	if (P.ep_lost && !ep_rebuild(&failed))
+		epfd = -1;
+	else
+		epfd = P.epfd;
+	pthread_mutex_unlock(&P.lock);
+	while ((q = failed)) {
+		failed = q->grp_next;
+		req_complete(q, -EIO);
+	}
+	return epfd;
+}
+
+/* Without an epoll descriptor (the table is full): one poll(2) round of
+ * at most 10 ms over every group, then look for a descriptor again. */
+static void poll_round(void)
+{
+	struct pollfd *p;
+	nfds_t n = 0;
+
+	pthread_mutex_lock(&P.lock);
+	p = calloc(P.nfd ? P.nfd : 1, sizeof(*p));
+	for (size_t fd = 0; p && fd < P.nfd; fd++)
+		if (P.byfd[fd] && P.byfd[fd]->mask)
+			p[n++] = (struct pollfd){ .fd = (int)fd, .events = (short)P.byfd[fd]->mask };
+	pthread_mutex_unlock(&P.lock);
+	if (poll(p, p ? n : 0, 10) > 0)
+		for (nfds_t i = 0; i < n; i++)
+			if (p[i].revents)
+				handle(p[i].fd, (unsigned)p[i].revents);
+	free(p);
+}
+
 static void *poller_main(void *arg)
 {
 	struct epoll_event evs[64];
@@ -308,7 +419,18 @@ static void *poller_main(void *arg)
 	epfd = P.epfd;
 	pthread_mutex_unlock(&P.lock);
 	for (;;) {
-		n = epoll_wait(epfd, evs, 64, -1);
+		if (epfd < 0) {	/* no descriptor to spare: poll(2), try again */
+			poll_round();
+			epfd = ep_check(-1, true);
+			continue;
+		}
+		/* At most FD_SLEEP_MAX_MS: an epoll closed under the wait is
+		 * never woken again.  EBADF, EINVAL: not our epoll any more. */
+		n = epoll_wait(epfd, evs, 64, FD_SLEEP_MAX_MS);
+		if (n <= 0) {
+			epfd = ep_check(epfd, n < 0 && errno != EINTR);
+			continue;
+		}
 		for (int i = 0; i < n; i++)
 			handle(evs[i].data.fd, evs[i].events);
 	}
@@ -333,9 +455,10 @@ void poller_atfork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
-	if (P.epfd >= 0)
+	if (P.epfd >= 0 && !P.ep_lost && fd_id_same(P.epfd, &P.epid))
 		close(P.epfd);
 	P.epfd = -1;
+	P.ep_lost = false;
 	P.started = false;
 	orphaned_groups = P.byfd;	/* left allocated: it names the parent's requests */
 	P.byfd = NULL;

@@ -147,8 +147,9 @@ static inline int x_fd_count(void)
 	return n - 1;
 }
 
-/* Descriptor exhaustion: RLIMIT_NOFILE lowered to just above the highest
- * open descriptor, the holes below it filled with /dev/null. */
+/* Descriptor exhaustion: RLIMIT_NOFILE lowered to the lowest free
+ * descriptor, so that none below the limit is free.  Descriptors above it
+ * (uaio keeps its own high, where programs do not count) stay open. */
 struct x_nofile {
 	struct rlimit old;
 	int fill[1024];
@@ -158,18 +159,13 @@ struct x_nofile {
 static inline void x_fds_exhaust(struct x_nofile *x)
 {
 	struct rlimit r;
-	int top = 0, fd;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
+	int low = 0, fd;
 
-	REQUIRE(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d) && atoi(e->d_name) > top)
-			top = atoi(e->d_name);
-	closedir(d);
+	while (fcntl(low, F_GETFD) >= 0)
+		low++;
 	REQUIRE(getrlimit(RLIMIT_NOFILE, &x->old) == 0);
 	r = x->old;
-	r.rlim_cur = (rlim_t)top + 1;
+	r.rlim_cur = (rlim_t)low;
 	REQUIRE(setrlimit(RLIMIT_NOFILE, &r) == 0);
 	x->nfill = 0;
 	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
