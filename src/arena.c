@@ -319,16 +319,16 @@ size_t arena_pages(void)
 
 /* In a forked child: the views were not inherited (MADV_DONTFORK); forget
  * them (and the memfd, if any), so that a new context starts a fresh arena. */
+static struct extent *volatile orphaned_free;	/* volatile: kept reachable for leak checkers */
+
 void arena_atfork_child(void)
 {
-	struct extent *e;
-
 	if (A.fd >= 0)
 		close(A.fd);
-	while ((e = A.free)) {
-		A.free = e->next;
-		free(e);
-	}
+	/* The free list is left allocated, unread: another thread of the
+	 * parent may have been changing it (the table lock is not held
+	 * across fork). */
+	orphaned_free = A.free;
 	memset(&A, 0, sizeof(A));
 	A.fd = -1;
 }

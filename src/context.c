@@ -499,9 +499,12 @@ static void at_exit_drain(void)
 	free(all);
 }
 
+/* The table lock is not held across fork: the child drops the table and
+ * the arena's state without reading them (orphaned), and a rwlock cannot
+ * be unlocked by the child (glibc ties a writer to its thread id, which
+ * fork changes), so it is written afresh there. */
 static void atfork_prepare(void)
 {
-	pthread_rwlock_wrlock(&table_lock);
 	uring_atfork_prepare();
 	pool_atfork_prepare();
 	poller_atfork_prepare();
@@ -514,7 +517,6 @@ static void atfork_parent(void)
 	poller_atfork_parent();
 	pool_atfork_parent();
 	uring_atfork_parent();
-	pthread_rwlock_unlock(&table_lock);
 }
 
 /* The child inherits no ring (MADV_DONTFORK) and no uaio thread: it forgets
@@ -542,5 +544,5 @@ static void atfork_child(void)
 	uring_atfork_child();
 	fref_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
-	memcpy(&table_lock, &fresh, sizeof(fresh));
+	memcpy(&table_lock, &fresh, sizeof(fresh));	/* another thread may have held it */
 }

@@ -309,10 +309,10 @@ void pool_atfork_parent(void)
  * contexts, which the child has forgotten. */
 void pool_atfork_child(void)
 {
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
 	pool.head = pool.tail = NULL;
 	pool.nthreads = pool.nidle = pool.nspin = 0;
 	atomic_store_explicit(&pool.queued, 0, memory_order_relaxed);
-	pool.lock = fresh;
+	/* the forking thread took it in prepare: unlocked, not overwritten,
+	 * so that ThreadSanitizer's view of it stays right */
+	pthread_mutex_unlock(&pool.lock);
 }

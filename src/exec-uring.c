@@ -1060,8 +1060,6 @@ void uring_atfork_parent(void)
  * ring belong to contexts the child has forgotten. */
 void uring_atfork_child(void)
 {
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
 	/* relaxed: single-threaded here.  Descriptors no longer ours stay. */
 	if (atomic_load_explicit(&U.up, memory_order_relaxed) && !ring_lost() &&
 	    fd_id_same(U.ring.ring_fd, &U.ring_id))
@@ -1080,9 +1078,11 @@ void uring_atfork_child(void)
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* single-threaded here */
 	atomic_store_explicit(&U.quit, 0, memory_order_relaxed);	/* single-threaded here */
 	atomic_store_explicit(&U.cq_owner, 0, memory_order_relaxed);	/* single-threaded here */
-	U.life = fresh;
-	U.sq_lock = fresh;
-	probe_lock = fresh;
+	/* the forking thread took it in prepare: unlocked, not overwritten,
+	 * so that ThreadSanitizer's view of it stays right */
+	pthread_mutex_unlock(&U.sq_lock);
+	pthread_mutex_unlock(&U.life);
+	pthread_mutex_unlock(&probe_lock);
 }
 
 const struct exec_ops exec_uring = {

@@ -15,7 +15,7 @@
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,10 +26,29 @@ static _Atomic uint32_t refs[FREF_MAX];	/* users of each private descriptor */
 static _Atomic int hiwater;		/* highest descriptor ever counted + 1; relaxed:
 					 * read only by the forked child, single-threaded */
 static _Atomic int base_cache = -1;	/* where duplicates start; relaxed: a hint */
-/* Taken shared around each duplicate's creation and closing, exclusive
- * across fork(): a child never inherits a private descriptor that refs[]
- * does not mark. */
-static pthread_rwlock_t fork_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* Around each duplicate's creation and closing `busy` counts the threads
+ * inside; fork sets `forking` and waits for `busy` to reach 0, so a child
+ * never inherits a private descriptor that refs[] does not mark.  (Not a
+ * rwlock: a child cannot unlock one its parent's thread took.)  seq_cst
+ * on both sides: each stores its own flag, then reads the other's. */
+static _Atomic int busy, forking;
+
+static void enter(void)
+{
+	for (;;) {
+		atomic_fetch_add(&busy, 1);
+		if (!atomic_load(&forking))
+			return;
+		atomic_fetch_sub(&busy, 1);
+		while (atomic_load(&forking))
+			sched_yield();
+	}
+}
+
+static void leave(void)
+{
+	atomic_fetch_sub(&busy, 1);	/* seq_cst: see above */
+}
 
 static int dup_base(bool fresh)
 {
@@ -109,7 +128,7 @@ int fref_new(int fd)
 {
 	int r, hw;
 
-	pthread_rwlock_rdlock(&fork_lock);
+	enter();
 	r = dup_high(fd);
 	if (r >= 0) {
 		/* relaxed: the count is ours alone until the descriptor is handed on,
@@ -121,7 +140,7 @@ int fref_new(int fd)
 									 memory_order_relaxed))
 			;
 	}
-	pthread_rwlock_unlock(&fork_lock);
+	leave();
 	return r;
 }
 
@@ -133,28 +152,29 @@ void fref_get(int fd)
 
 void fref_put(int fd)
 {
-	pthread_rwlock_rdlock(&fork_lock);
+	enter();
 	/* acq_rel: the last holder's close comes after every other holder's use. */
 	if (atomic_fetch_sub_explicit(&refs[fd], 1, memory_order_acq_rel) == 1)
 		close(fd);
-	pthread_rwlock_unlock(&fork_lock);
+	leave();
 }
 
 void fref_atfork_prepare(void)
 {
-	pthread_rwlock_wrlock(&fork_lock);
+	atomic_store(&forking, 1);	/* seq_cst: see enter() */
+	while (atomic_load(&busy))
+		sched_yield();
 }
 
 void fref_atfork_parent(void)
 {
-	pthread_rwlock_unlock(&fork_lock);
+	atomic_store(&forking, 0);	/* seq_cst: see enter() */
 }
 
 /* The child has none of the parent's requests: their files must not stay
  * open in it (a pipe's writer would never see its reader go). */
 void fref_atfork_child(void)
 {
-	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
 	int hw = atomic_load_explicit(&hiwater, memory_order_relaxed);
 
 	for (int fd = 0; fd < hw; fd++)
@@ -162,5 +182,6 @@ void fref_atfork_child(void)
 			atomic_store_explicit(&refs[fd], 0, memory_order_relaxed);
 			close(fd);
 		}
-	memcpy(&fork_lock, &fresh, sizeof(fresh));
+	atomic_store_explicit(&busy, 0, memory_order_relaxed);	/* single-threaded here */
+	atomic_store_explicit(&forking, 0, memory_order_relaxed);
 }

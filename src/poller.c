@@ -453,8 +453,6 @@ static struct group **volatile orphaned_groups;	/* volatile: stays reachable */
 
 void poller_atfork_child(void)
 {
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
 	if (P.epfd >= 0 && !P.ep_lost && fd_id_same(P.epfd, &P.epid))
 		close(P.epfd);
 	P.epfd = -1;
@@ -463,5 +461,7 @@ void poller_atfork_child(void)
 	orphaned_groups = P.byfd;	/* left allocated: it names the parent's requests */
 	P.byfd = NULL;
 	P.nfd = 0;
-	P.lock = fresh;
+	/* the forking thread took it in prepare: unlocked, not overwritten,
+	 * so that ThreadSanitizer's view of it stays right */
+	pthread_mutex_unlock(&P.lock);
 }
