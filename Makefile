@@ -26,7 +26,9 @@ CFLAGS_BASE  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 LIBCFLAGS    := $(CFLAGS_BASE) -fPIC
 LDLIBS       := -luring -lpthread
 
-LIB_SRCS     := $(wildcard src/*.c)
+LIB_SRCS     := $(wildcard src/*.c src/*/*.c)
+LIB_SRCS     := $(filter-out src/compat/% src/preload/%,$(LIB_SRCS))
+LIB_HDRS     := $(wildcard src/*.h src/*/*.h)
 LIB_OBJS     := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 TEST_SRCS    := $(wildcard tests/*.c)
 TEST_SCRIPTS := $(wildcard tests/*.sh)
@@ -54,7 +56,7 @@ all: lib tools tests
 
 lib: $(SHLIB) $(STLIB) $(COMPAT_LIB) $(PRELOAD_LIB)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) include/uaio.h
+$(BUILD)/obj/%.o: src/%.c $(LIB_HDRS) include/uaio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) -c -o $@ $<
 
@@ -64,7 +66,7 @@ $(SHLIB): $(LIB_OBJS) src/libuaio.map
 	ln -sf libuaio.so.$(VERSION) $(BUILD)/libuaio.so.$(SOVERSION)
 	ln -sf libuaio.so.$(SOVERSION) $(BUILD)/libuaio.so
 
-$(COMPAT_OBJ): src/compat/libaio.c $(wildcard src/*.h) include/uaio.h
+$(COMPAT_OBJ): src/compat/libaio.c $(LIB_HDRS) include/uaio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) -c -o $@ $<
 
@@ -73,7 +75,7 @@ $(COMPAT_LIB): $(LIB_OBJS) $(COMPAT_OBJ) src/compat/libaio.map
 	$(CC) $(LIBCFLAGS) -shared -Wl,-soname,libaio.so.1 \
 		-Wl,--version-script=src/compat/libaio.map -o $@ $(LIB_OBJS) $(COMPAT_OBJ) $(LDLIBS)
 
-$(PRELOAD_OBJ): src/preload/preload.c $(wildcard src/*.h) include/uaio.h
+$(PRELOAD_OBJ): src/preload/preload.c $(LIB_HDRS) include/uaio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBCFLAGS) -c -o $@ $<
 
@@ -183,7 +185,7 @@ FUZZ_ARGS       := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 fuzz: $(FUZZ_BUILD)/fuzz_uaio
 
-$(FUZZ_BUILD)/fuzz_uaio: tests/fuzz/fuzz_uaio.c $(FUZZ_HARNESS) $(LIB_SRCS) $(wildcard src/*.h) include/uaio.h
+$(FUZZ_BUILD)/fuzz_uaio: tests/fuzz/fuzz_uaio.c $(FUZZ_HARNESS) $(LIB_SRCS) $(LIB_HDRS) include/uaio.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_uaio.c tests/fuzz/harness.c $(LIB_SRCS) $(LDLIBS)
 
