@@ -15,10 +15,12 @@
  * post_lock that posting holds anyway.  UAIO_F_NOSTATS / UAIO_STATS=0
  * drop the clock reads and the histogram. */
 #include "internal.h"
+#include "hist.h"
 #include <stdlib.h>
 #include <time.h>
 
 #define UNIT_SHIFT 7	/* 128 ns: the width of the first 8 buckets */
+#define SUB_BITS 3	/* 8 buckets per power of two (src/hist.h) */
 
 _Static_assert(sizeof(struct uaio_stats) == 3072, "struct uaio_stats is 3072 bytes");
 _Static_assert(offsetof(struct uaio_stats, workers) == 56, "first layout kept");
@@ -33,28 +35,21 @@ static _Atomic unsigned long long peak;	/* highest `inflight` seen; relaxed, a s
 
 static unsigned bucket_of(uint64_t ns)
 {
-	uint64_t u = ns >> UNIT_SHIFT;
-	unsigned g, b;
+	unsigned b = hist_bucket(ns >> UNIT_SHIFT, SUB_BITS);
 
-	if (u < 8)
-		return (unsigned)u;
-	g = 63 - (unsigned)__builtin_clzll(u);	/* u in [2^g, 2^(g+1)), g >= 3 */
-	b = (g - 2) * 8 + (unsigned)((u >> (g - 3)) & 7);
 	return b < UAIO_STATS_BUCKETS ? b : UAIO_STATS_BUCKETS - 1;
 }
 
 UAIO_API unsigned long long uaio_stats_bucket_ns(unsigned i)
 {
-	if (i < 8)
-		return (unsigned long long)i << UNIT_SHIFT;
 	if (i > UAIO_STATS_BUCKETS)
 		i = UAIO_STATS_BUCKETS;
-	return ((8ull + i % 8) << (i / 8 - 1)) << UNIT_SHIFT;
+	return hist_bucket_low(i, SUB_BITS) << UNIT_SHIFT;
 }
 
 UAIO_API unsigned long long uaio_stats_percentile(const struct uaio_stats *st, double pct)
 {
-	unsigned long long total = 0, rank, seen = 0;
+	unsigned long long total = 0, rank;
 	double r;
 
 	for (unsigned i = 0; i < UAIO_STATS_BUCKETS; i++)
@@ -64,12 +59,8 @@ UAIO_API unsigned long long uaio_stats_percentile(const struct uaio_stats *st, d
 	r = (pct < 100 ? pct : 100) * (double)total / 100;
 	/* the smallest rank >= r, forgiving r a rounding error above an integer */
 	rank = r < 1 ? 1 : (unsigned long long)(r - 1e-7) + 1;
-	for (unsigned i = 0; i < UAIO_STATS_BUCKETS; i++) {
-		seen += st->lat_bucket[i];
-		if (seen >= rank)
-			return uaio_stats_bucket_ns(i + 1);
-	}
-	return uaio_stats_bucket_ns(UAIO_STATS_BUCKETS);
+	/* the upper bound of the bucket holding that rank */
+	return uaio_stats_bucket_ns(hist_rank_bucket(st->lat_bucket, UAIO_STATS_BUCKETS, rank) + 1);
 }
 
 /* Allocates ctx's errno counts and histogram if this is its first submit.
