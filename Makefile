@@ -112,8 +112,10 @@ $(BUILD)/tests/%: tests/%.sh
 
 tools: $(TOOLS)
 
-$(BUILD)/uaio-bench: tools/uaio-bench.c $(STLIB)
-	$(CC) $(CFLAGS_BASE) -o $@ $< $(STLIB) $(LDLIBS) -lm
+BENCH_SRCS   := $(wildcard tools/bench/*.c)
+BENCH_HDRS   := $(wildcard tools/bench/*.h) src/hist.h include/uaio.h
+$(BUILD)/uaio-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(STLIB)
+	$(CC) $(CFLAGS_BASE) -o $@ $(BENCH_SRCS) $(STLIB) $(LDLIBS) -lm
 
 $(BUILD)/uaio-run: tools/uaio-run
 	@mkdir -p $(dir $@)
