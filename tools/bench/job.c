@@ -133,11 +133,13 @@ static bool queue_io(struct job *j, unsigned *sync_state)
 	while (j->nfree) {
 		struct req *r;
 
+		/* relaxed: a shared budget; only the sum matters, no data hangs on it. */
 		if (o->io_size &&
 		    __atomic_fetch_add(&j->g->issued, o->bs, __ATOMIC_RELAXED) >= j->g->budget)
 			return false;
 		r = next_req(j);
 		j->queue[j->qtail++] = r;
+		/* relaxed: a shared write count; only its value matters. */
 		if (r->op == OP_WRITE && o->fsync_every &&
 		    (__atomic_add_fetch(&j->g->writes, 1, __ATOMIC_RELAXED) % o->fsync_every) == 0) {
 			*sync_state = SYNC_DRAIN;
@@ -173,6 +175,8 @@ void *job_main(void *arg)
 	struct job *j = arg;
 	int r = j->e->init(j);
 
+	/* release: err (and the counts) are seen with finished; acq_rel on
+	 * ready: row_ready's acquire sees err once the count covers this job. */
 	if (r < 0) {
 		j->err = r;
 		__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
@@ -187,6 +191,6 @@ void *job_main(void *arg)
 	if (phase_get(j->b) != PH_ABORT)
 		job_loop(j);
 	j->e->fini(j);
-	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);	/* release: counts final */
 	return NULL;
 }

@@ -284,7 +284,7 @@ struct req *next_req(struct job *j)
 		r->op = xorshift(&j->rng) % 100 < o->rwmix ? OP_READ : OP_WRITE;
 	if (rw_random(o->rw))
 		g = xorshift(&j->rng) % total;
-	else
+	else	/* relaxed: the group's threads only share the counter */
 		g = __atomic_fetch_add(&j->g->seq, 1, __ATOMIC_RELAXED) % total;
 	/* Block g: files take turns, each read through in order. */
 	r->file = (unsigned)(g % b->t->n);
@@ -293,6 +293,7 @@ struct req *next_req(struct job *j)
 		uint64_t blk = r->off / o->bs;
 
 		fill_verify(r->buf, o->bs, r->file, r->off, b->gen);
+		/* relaxed: read by verify_row after the threads are joined */
 		__atomic_fetch_or(&b->t->f[r->file].written[blk / 64], 1ull << (blk % 64), __ATOMIC_RELAXED);
 	}
 	return r;
