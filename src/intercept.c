@@ -5,7 +5,8 @@
  *
  * Mechanism: a seccomp filter returns SECCOMP_RET_TRAP for those six
  * numbers, and uaio's SIGSYS handler reads the arguments from the signal
- * context, runs the uaio call and stores its result in the saved rax, so
+ * context, runs the uaio call and stores its result in the saved register
+ * the program reads it from (the registers are arch/'s: rax on x86-64), so
  * the program resumes after its `syscall` instruction with the answer the
  * kernel would have given.  Why seccomp and not syscall user dispatch:
  * dispatch is per thread and dropped by clone(), so threads created later
@@ -39,14 +40,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1
-#endif
-#ifndef __NR_io_pgetevents
-#define __NR_io_pgetevents 333
 #endif
 
 #define MAX_RANGES 256
@@ -177,46 +174,53 @@ static long do_pgetevents(long ctx, long min_nr, long nr, uint64_t events, uint6
 			       (struct timespec *)(uintptr_t)timeout, &mask);
 }
 
-static void on_sigsys(int sig, siginfo_t *si, void *ucv)
+/* Runs the AIO system call nr with the trapped arguments a into *ret;
+ * false if nr is not one of the six. */
+static bool aio_call(int nr, const uint64_t *a, long *ret)
 {
-	ucontext_t *uc = ucv;
-	greg_t *r = uc->uc_mcontext.gregs;
+	switch (nr) {
+	case __NR_io_setup:
+		*ret = uaio_setup((unsigned)a[0], (aio_context_t *)(uintptr_t)a[1]);
+		return true;
+	case __NR_io_destroy:
+		*ret = uaio_destroy((aio_context_t)a[0]);
+		return true;
+	case __NR_io_submit:
+		*ret = uaio_submit((aio_context_t)a[0], (long)a[1], (struct iocb **)(uintptr_t)a[2]);
+		return true;
+	case __NR_io_cancel:
+		*ret = uaio_cancel((aio_context_t)a[0], (struct iocb *)(uintptr_t)a[1],
+				   (struct io_event *)(uintptr_t)a[2]);
+		return true;
+	case __NR_io_getevents:
+		*ret = uaio_getevents((aio_context_t)a[0], (long)a[1], (long)a[2],
+				      (struct io_event *)(uintptr_t)a[3],
+				      (struct timespec *)(uintptr_t)a[4]);
+		return true;
+	case __NR_io_pgetevents:
+		*ret = do_pgetevents((long)a[0], (long)a[1], (long)a[2], a[3], a[4], a[5]);
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
 	int saved_errno = errno;
+	uint64_t a[6];
 	long ret;
 
-	if (si->si_code != SYS_SECCOMP || si->si_arch != AUDIT_ARCH_X86_64) {
-		pass_on(sig, si, ucv);
+	if (si->si_code != SYS_SECCOMP || si->si_arch != ARCH_TRAP_AUDIT) {
+		pass_on(sig, si, uc);
 		return;
 	}
-	switch (si->si_syscall) {
-	case __NR_io_setup:
-		ret = uaio_setup((unsigned)r[REG_RDI], (aio_context_t *)(uintptr_t)r[REG_RSI]);
-		break;
-	case __NR_io_destroy:
-		ret = uaio_destroy((aio_context_t)r[REG_RDI]);
-		break;
-	case __NR_io_submit:
-		ret = uaio_submit((aio_context_t)r[REG_RDI], (long)r[REG_RSI],
-				  (struct iocb **)(uintptr_t)r[REG_RDX]);
-		break;
-	case __NR_io_cancel:
-		ret = uaio_cancel((aio_context_t)r[REG_RDI], (struct iocb *)(uintptr_t)r[REG_RSI],
-				  (struct io_event *)(uintptr_t)r[REG_RDX]);
-		break;
-	case __NR_io_getevents:
-		ret = uaio_getevents((aio_context_t)r[REG_RDI], (long)r[REG_RSI], (long)r[REG_RDX],
-				     (struct io_event *)(uintptr_t)r[REG_R10],
-				     (struct timespec *)(uintptr_t)r[REG_R8]);
-		break;
-	case __NR_io_pgetevents:
-		ret = do_pgetevents((long)r[REG_RDI], (long)r[REG_RSI], (long)r[REG_RDX],
-				    (uint64_t)r[REG_R10], (uint64_t)r[REG_R8], (uint64_t)r[REG_R9]);
-		break;
-	default:
-		pass_on(sig, si, ucv);	/* another filter's trap */
+	arch_trap_args(uc, a);
+	if (!aio_call(si->si_syscall, a, &ret)) {
+		pass_on(sig, si, uc);	/* another filter's trap */
 		return;
 	}
-	r[REG_RAX] = ret;
+	arch_trap_set_ret(uc, ret);
 	errno = saved_errno;
 }
 
@@ -278,12 +282,12 @@ static int build_filter(const struct range *rs, int n, struct sock_filter **out)
 	if (!p)
 		return -ENOMEM;
 	p[k++] = STMT(BPF_LD | BPF_W | BPF_ABS, OFF_ARCH);
-	p[k++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	p[k++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_TRAP_AUDIT, 1, 0);
 	p[k++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	p[k++] = STMT(BPF_LD | BPF_W | BPF_ABS, OFF_NR);
 	p[k++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_pgetevents, 3, 0);
-	p[k++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, __NR_io_setup, 0, 1);
-	p[k++] = JUMP(BPF_JMP | BPF_JGT | BPF_K, __NR_io_cancel, 0, 1);
+	p[k++] = JUMP(BPF_JMP | BPF_JGE | BPF_K, ARCH_TRAP_NR_FIRST, 0, 1);
+	p[k++] = JUMP(BPF_JMP | BPF_JGT | BPF_K, ARCH_TRAP_NR_LAST, 0, 1);
 	p[k++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	for (int i = 0; i < n; i++) {
 		uint64_t lo = rs[i].lo;
@@ -363,14 +367,17 @@ static int install_locked(void)
 	return 0;
 }
 
-/* Errors: -EINVAL flags not 0; -ENOSYS/-EACCES/-EPERM seccomp refused;
- * -E2BIG too many mappings; -EAGAIN a thread could not take the filter. */
+/* Errors: -EINVAL flags not 0; -ENOSYS/-EACCES/-EPERM seccomp refused
+ * (-ENOSYS also: no trap on this machine, arch/generic); -E2BIG too many
+ * mappings; -EAGAIN a thread could not take the filter. */
 UAIO_API int uaio_intercept_syscalls(unsigned flags)
 {
 	int saved = errno, ret;
 
 	if (flags)
 		return -EINVAL;
+	if (!ARCH_SYSCALL_TRAP)
+		return -ENOSYS;
 	pthread_mutex_lock(&icpt_lock);
 	ret = install_locked();
 	pthread_mutex_unlock(&icpt_lock);

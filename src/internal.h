@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "arch/arch.h"	/* USER_TOP and the machine-level pieces */
 
 #define UAIO_API __attribute__((visibility("default")))
 #define UNUSED __attribute__((unused))
 
 #define PAGE_SZ		4096UL
 #define MAX_RW_COUNT	0x7ffff000UL		/* the kernel's per-call cap */
-#define USER_TOP	0x7ffffffff000ULL	/* x86-64 TASK_SIZE (4-level) */
 #define MAX_EVENTS_BYTES 0x10000000UL		/* 256 MiB of io_events */
 
 #ifndef RWF_NOAPPEND

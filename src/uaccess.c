@@ -2,16 +2,16 @@
 /* uaccess.c - copies to and from caller memory that answer -EFAULT, as the
  * kernel's copy_{from,to}_user do, instead of crashing.
  *
- * Two ways.  On x86-64 the copy is one `rep movsb` whose fault (SIGSEGV,
- * or SIGBUS past the end of a mapped file) our handler turns into a short
- * copy, as the kernel's exception table does: no system call at all.  The
- * handler is installed on first use and hands every other fault to the
- * handler that was there before.  Elsewhere, under valgrind (which would
- * report each bad pointer we are asked to check), under ThreadSanitizer,
- * when a sanitizer refuses the handler, or with UAIO_UACCESS=vm:
- * process_vm_{readv,writev} on our
- * own pid, one system call per batch of pieces that is both the check and
- * the copy.  Unchecked contexts use plain memcpy. */
+ * Two ways.  Where arch/ has a fault-catching copy (x86-64: one `rep
+ * movsb`), its fault (SIGSEGV, or SIGBUS past the end of a mapped file)
+ * our handler turns into a short copy, as the kernel's exception table
+ * does: no system call at all.  The handler is installed on first use and
+ * hands every other fault to the handler that was there before.  Elsewhere
+ * (arch/generic), under valgrind (which would report each bad pointer we
+ * are asked to check), under ThreadSanitizer, when a sanitizer refuses the
+ * handler, or with UAIO_UACCESS=vm: process_vm_{readv,writev} on our own
+ * pid, one system call per batch of pieces that is both the check and the
+ * copy.  Unchecked contexts use plain memcpy. */
 #include "internal.h"
 #include <errno.h>
 #include <signal.h>
@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <stdlib.h>
-#include <ucontext.h>
 #include <unistd.h>
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -83,33 +82,6 @@ pid_t ua_pid(void)
  * kernel's access_ok refuses fails the whole call, so a short batch is
  * finished piece by piece to find the exact prefix. */
 
-#if defined(__x86_64__)
-/* ua_copy(dst, src, n): returns the bytes not copied, 0 when all were.  A
- * fault can only happen at ua_copy_insn; the handler resumes at
- * ua_copy_fixup with %rcx = bytes left, as `rep movsb` leaves it. */
-__asm__(".text\n"
-	".p2align 4\n"
-	".globl ua_copy\n"
-	".hidden ua_copy\n"
-	".type ua_copy, @function\n"
-	"ua_copy:\n"
-	"	endbr64\n"
-	"	movq %rdx, %rcx\n"
-	".globl ua_copy_insn\n"
-	".hidden ua_copy_insn\n"
-	"ua_copy_insn:\n"
-	"	rep movsb\n"
-	"	xorl %eax, %eax\n"
-	"	ret\n"
-	".globl ua_copy_fixup\n"
-	".hidden ua_copy_fixup\n"
-	"ua_copy_fixup:\n"
-	"	movq %rcx, %rax\n"
-	"	ret\n"
-	".size ua_copy, .-ua_copy\n");
-size_t ua_copy(void *dst, const void *src, size_t n);
-extern const char ua_copy_insn[], ua_copy_fixup[];
-
 /* The dispositions we replaced; written once, before our handler is in
  * place (pthread_once), read by the handler. */
 static struct sigaction prev_segv, prev_bus;
@@ -142,21 +114,19 @@ static void chain(int sig, siginfo_t *si, void *uc)
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
-	ucontext_t *uc = uc_;
-
-	if (uc->uc_mcontext.gregs[REG_RIP] == (greg_t)(uintptr_t)ua_copy_insn) {
-		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)ua_copy_fixup;
-		return;
-	}
-	chain(sig, si, uc_);
+	if (!arch_fault_fixup(uc_))
+		chain(sig, si, uc_);
 }
 
 /* Installs on_fault for SIGSEGV and SIGBUS; false (nothing changed) if
- * either cannot be had, as when ASan is told to keep its own handler. */
+ * either cannot be had, as when ASan is told to keep its own handler, or
+ * when this machine has no fault-catching copy (arch/arch.h). */
 static bool install_handler(void)
 {
 	struct sigaction sa, cur;
 
+	if (!ARCH_FAULT_COPY)
+		return false;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	/* SA_ONSTACK: a stack-overflow fault we pass on still reaches the
@@ -182,18 +152,6 @@ static bool install_handler(void)
 	}
 	return true;
 }
-#else
-static size_t ua_copy(void *dst, const void *src, size_t n)
-{
-	memcpy(dst, src, n);	/* never called: no fault mode here */
-	return 0;
-}
-
-static bool install_handler(void)
-{
-	return false;
-}
-#endif
 
 enum { UA_UNKNOWN, UA_FAULT, UA_VM_LOCAL, UA_VM_REMOTE };
 
@@ -242,7 +200,7 @@ const char *ua_mode_name(void)
  * process_vm: see mode_init.) */
 static int fault_copy(void *dst, const void *src, size_t n)
 {
-	if (ua_copy(dst, src, n))
+	if (arch_copy(dst, src, n))
 		return -EFAULT;
 	if (UA_ASAN)
 		memmove(dst, src, n);
