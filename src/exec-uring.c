@@ -192,7 +192,7 @@ static struct io_uring_sqe *sqe_get(void)
 
 static bool is_write(const struct uaio_req *req)
 {
-	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+	return op_is_write(req->cb.aio_lio_opcode);
 }
 
 /* Fills an SQE for the part of a read or write not done yet. */

@@ -8,7 +8,8 @@
  * so the same program with the same seed sees the same faults.
  *
  * err=: submit completes the request at once with -errno (no I/O).
- * short: prep_rw cuts the request's buffers; the executor moves the rest.
+ * short: submit cuts the request's buffers once they are imported (its
+ * route_file); the executor moves the rest.
  * delay=: the request is held here, QUEUED and on the active list (cancel
  * withdraws it as any queued request), by one timer thread for the whole
  * process, which hands it to the executor when its time comes. */
@@ -34,9 +35,7 @@ _Static_assert(sizeof(struct uaio_params) == 72, "uaio_params size");
 #define MAX_DELAY_NS	(3600ULL * 1000000000ULL)	/* one hour */
 #define SHORT_HALF	UINT64_MAX			/* "short" without =N */
 
-#define OP(c)		(1u << (c))
-#define OPS_RW		(OP(IOCB_CMD_PREAD) | OP(IOCB_CMD_PWRITE) | OP(IOCB_CMD_PREADV) | OP(IOCB_CMD_PWRITEV))
-#define OPS_ALL		(OPS_RW | OP(IOCB_CMD_FSYNC) | OP(IOCB_CMD_FDSYNC) | OP(IOCB_CMD_POLL))
+#define OP(c)		(1u << (c))	/* opcodes as bits: OP_MAX <= 32 (opcode.c) */
 
 struct rule {
 	unsigned ops;		/* OP() bits the rule matches */
@@ -167,31 +166,44 @@ static bool parse_errno(const char *s, uint64_t *err)
 	return false;
 }
 
+/* The opcodes op= means by name: one opcode's name ("pread"), a group's
+ * ("read"), or "all", as the opcode table (opcode.c) spells them. */
+static unsigned ops_named(const char *name)
+{
+	unsigned ops = 0;
+
+	for (unsigned c = 0; c < OP_MAX; c++) {
+		const struct opcode *o = op_get(c);
+
+		if (o && (!strcmp(name, "all") || !strcmp(name, o->name) ||
+			  (o->group && !strcmp(name, o->group))))
+			ops |= OP(c);
+	}
+	return ops;
+}
+
+/* The opcodes that move data: the only ones "short" applies to. */
+static unsigned ops_rw(void)
+{
+	unsigned ops = 0;
+
+	for (unsigned c = 0; c < OP_MAX; c++)
+		if (op_get(c) && op_get(c)->rw)
+			ops |= OP(c);
+	return ops;
+}
+
 static bool parse_ops(char *s, unsigned *ops)
 {
-	static const struct { const char *name; unsigned ops; } names[] = {
-		{ "pread", OP(IOCB_CMD_PREAD) }, { "pwrite", OP(IOCB_CMD_PWRITE) },
-		{ "preadv", OP(IOCB_CMD_PREADV) }, { "pwritev", OP(IOCB_CMD_PWRITEV) },
-		{ "fsync", OP(IOCB_CMD_FSYNC) }, { "fdsync", OP(IOCB_CMD_FDSYNC) },
-		{ "poll", OP(IOCB_CMD_POLL) },
-		{ "read", OP(IOCB_CMD_PREAD) | OP(IOCB_CMD_PREADV) },
-		{ "write", OP(IOCB_CMD_PWRITE) | OP(IOCB_CMD_PWRITEV) },
-		{ "sync", OP(IOCB_CMD_FSYNC) | OP(IOCB_CMD_FDSYNC) },
-		{ "all", OPS_ALL },
-	};
 	char *save, *tok;
 
 	*ops = 0;
 	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
+		unsigned named = ops_named(trim(tok));
 
-		tok = trim(tok);
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if (!strcmp(tok, names[i].name))
-				break;
-		if (i == sizeof(names) / sizeof(names[0]))
+		if (!named)
 			return false;
-		*ops |= names[i].ops;
+		*ops |= named;
 	}
 	return *ops != 0;
 }
@@ -271,7 +283,7 @@ static int parse_rule(struct parse *ps, char *s)
 
 	r->fd = -1;
 	r->every = 1;
-	r->ops = OPS_ALL;
+	r->ops = ops_named("all");
 	for (tok = strtok_r(s, ":", &save); tok; tok = strtok_r(NULL, ":", &save))
 		if ((ret = parse_field(ps, r, tok, &have)) < 0) {
 			free(r->path);
@@ -281,9 +293,9 @@ static int parse_rule(struct parse *ps, char *s)
 	if (!r->action)
 		return bad(ps, "no action (err=, short or delay=)%s", "");
 	if (r->action == FAULT_SHORT) {
-		if ((have & HAVE_OP) && (r->ops & ~OPS_RW))
+		if ((have & HAVE_OP) && (r->ops & ~ops_rw()))
 			return bad(ps, "'short' applies only to pread, pwrite, preadv and pwritev%s", "");
-		r->ops &= OPS_RW;
+		r->ops &= ops_rw();
 	}
 	f->ops |= r->ops;
 	return 0;
@@ -417,7 +429,7 @@ bool faults_submit(struct uaio_req *req, int64_t *res)
 	char link[PATH_MAX];
 	bool looked = false;
 
-	if (op >= 32 || !(f->ops & OP(op)))
+	if (op >= OP_MAX || !(f->ops & OP(op)))
 		return false;
 	for (unsigned i = 0; i < f->n; i++) {
 		struct rule *r = &f->r[i];
@@ -438,8 +450,9 @@ bool faults_submit(struct uaio_req *req, int64_t *res)
 	return false;
 }
 
-/* prep_rw, buffers imported: cut a short request; true for a delayed one
- * (it skips the attempt at submit and starts in the executor). */
+/* Routing a read or write, buffers imported: cut a short request; true
+ * for a delayed one (it skips the attempt at submit and starts in the
+ * executor). */
 bool faults_prep_rw(struct uaio_req *req)
 {
 	size_t keep = req->fault_arg == SHORT_HALF ? req->total / 2 : req->fault_arg, left;

@@ -5,6 +5,7 @@
 #define UAIO_INTERNAL_H
 
 #include "uaio.h"
+#include "opcode.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -225,6 +226,14 @@ int ua_read_pieces(bool checked, void *dst, const uint64_t *src, int n, size_t l
 /* Copies n pieces of `len` bytes from src[i*len] to the addresses in dst[];
  * returns how many leading pieces were written. */
 int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, size_t len);
+/* io_submit's copy-in (the only access to the caller's iocbs): reads up
+ * to n <= UA_IOCB_BATCH iocb pointers from the array at src, the iocbs they
+ * point to and zeroes their aio_key, as the kernel does.  Returns how many
+ * leading iocbs were read; *keys = how many leading aio_keys were zeroed. */
+#define UA_IOCB_BATCH 64
+int ua_iocbs_read(bool checked, uint64_t src, int n, uint64_t *ptrs, struct iocb *cbs, int *keys);
+/* Puts back the caller's nonzero aio_key in iocbs [from, to) of those read. */
+void ua_iocb_keys_restore(bool checked, const uint64_t *ptrs, const struct iocb *cbs, int from, int to);
 
 /* events.c */
 /* nefd: how many of the events have an eventfd to signal; the poster
@@ -240,6 +249,16 @@ void ctx_wake_all(struct uaio_ctx *ctx);
 bool slot_get(struct uaio_ctx *ctx);
 void slot_put(struct uaio_ctx *ctx);
 void inflight_done(struct uaio_ctx *ctx);
+
+/* prep.c: io_submit's checks, and each opcode's prep (opcode.h) */
+int aio_check_fds(const struct uaio_req *req);
+int aio_prep_rw(struct uaio_req *req, const struct opcode *op, bool checked);
+int aio_prep_sync(struct uaio_req *req, const struct opcode *op, bool checked);
+int aio_prep_poll(struct uaio_req *req, const struct opcode *op, bool checked);
+/* err, or -EINVAL when req is a read of a directory */
+int aio_prep_rw_error(const struct uaio_req *req, int err);
+int anon_rw_check(int fd, bool wr);
+bool fd_is_dir(int fd);
 
 /* request.c */
 struct uaio_req *req_alloc(const struct uaio_req *proto);

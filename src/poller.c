@@ -54,8 +54,7 @@ static unsigned req_wants(const struct uaio_req *req)
 {
 	if (req->kind == KIND_POLL)
 		return req->poll_events;
-	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV ?
-	       POLLOUT : POLLIN;
+	return op_wait(req->cb.aio_lio_opcode);	/* a stream: POLLOUT for a write, else POLLIN */
 }
 
 /* Re-registers g with the union of its requests' interests; frees g when

@@ -283,7 +283,7 @@ int iov_rest(const struct uaio_req *req, struct iovec *out)
 
 static bool is_write(const struct uaio_req *req)
 {
-	return req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+	return op_is_write(req->cb.aio_lio_opcode);
 }
 
 /* One attempt at the rest of req's transfer.  off -1: stream position.

@@ -1,20 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* submit.c - io_submit: copy and check each iocb in the kernel's order,
+/* submit.c - io_submit as a pipeline: copy-in (uaccess.c), checks and
+ * each opcode's prep (prep.c, by its row in opcode.c), then routing here:
  * complete what cannot block at once, hand the rest to the executor. */
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/capability.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#define BATCH 64
+#define BATCH UA_IOCB_BATCH	/* iocbs copied in, and requests handed on, at a time */
 
 struct batch {
 	struct uaio_ctx *ctx;
@@ -40,119 +35,7 @@ static void batch_flush(struct batch *b)
 	b->npool = 0;
 }
 
-static bool has_cap_nice(void)
-{
-	static _Atomic int cached = -1;	/* relaxed: every thread computes the same */
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-	int v = atomic_load_explicit(&cached, memory_order_relaxed);
-
-	if (v < 0) {
-		memset(d, 0, sizeof(d));
-		v = syscall(SYS_capget, &h, d) == 0 &&
-		    (d[0].effective & ((1u << CAP_SYS_NICE) | (1u << CAP_SYS_ADMIN)));
-		atomic_store_explicit(&cached, v, memory_order_relaxed);
-	}
-	return v;
-}
-
-/* The kernel's ioprio_check_cap: class in the top 3 bits, level below. */
-static int ioprio_check(int16_t prio)
-{
-	unsigned v = (uint16_t)prio, cls = v >> 13, level = v & 7;
-
-	switch (cls) {
-	case 1:	/* real time */
-		return has_cap_nice() ? 0 : -EPERM;
-	case 2:	/* best effort */
-	case 3:	/* idle */
-		return 0;
-	case 0:	/* none */
-		return level ? -EINVAL : 0;
-	default:
-		return -EINVAL;
-	}
-}
-
-/* -EBADF if fd is not open, -EINVAL if it is not an eventfd. */
-static int eventfd_check(int fd)
-{
-	char path[64], link[64];
-	ssize_t n;
-
-	if (fcntl(fd, F_GETFD) < 0)
-		return -EBADF;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return 0;	/* no /proc: trust the caller */
-	link[n] = 0;
-	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
-}
-
-static bool range_ok(uint64_t buf, uint64_t len)
-{
-	return buf + len >= buf && buf + len <= USER_TOP;	/* the kernel's access_ok */
-}
-
-/* Fills req's iovec array (the kernel's import_ubuf / import_iovec). */
-static int import_buffers(struct uaio_req *req, bool checked)
-{
-	const struct iocb *cb = &req->cb;
-	size_t total = 0;
-	uint64_t n;
-
-	if (cb->aio_lio_opcode == IOCB_CMD_PREAD || cb->aio_lio_opcode == IOCB_CMD_PWRITE) {
-		size_t len = cb->aio_nbytes > MAX_RW_COUNT ? MAX_RW_COUNT : cb->aio_nbytes;
-
-		if (!range_ok(cb->aio_buf, len))
-			return -EFAULT;
-		req->iov = req->iov_inline;
-		req->iov[0].iov_base = (void *)(uintptr_t)cb->aio_buf;
-		req->iov[0].iov_len = len;
-		req->niov = 1;
-		req->total = len;
-		return 0;
-	}
-	n = cb->aio_nbytes;
-	if (n > IOV_MAX)
-		return -EINVAL;
-	req->iov = n <= 4 ? req->iov_inline : malloc(n * sizeof(struct iovec));
-	if (!req->iov)
-		return -ENOMEM;
-	req->niov = (int)n;
-	if (n && ua_read(checked, req->iov, cb->aio_buf, n * sizeof(struct iovec)) < 0)
-		return -EFAULT;
-	for (uint64_t i = 0; i < n; i++) {
-		size_t len = req->iov[i].iov_len;
-
-		if ((ssize_t)len < 0)
-			return -EINVAL;
-		if (len > MAX_RW_COUNT - total)
-			req->iov[i].iov_len = len = MAX_RW_COUNT - total;
-		if (!range_ok((uint64_t)(uintptr_t)req->iov[i].iov_base, len))
-			return -EFAULT;
-		total += len;
-	}
-	req->total = total;
-	return 0;
-}
-
-static bool is_dir(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_reg(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Outcome of preparing one request. */
+/* Outcome of routing one request. */
 enum route { ROUTE_DONE, ROUTE_POOL, ROUTE_POLLER };
 
 static enum route finish_now(struct uaio_req *req, int64_t res, int64_t *out)
@@ -165,43 +48,13 @@ static enum route finish_now(struct uaio_req *req, int64_t res, int64_t *out)
 /* Pipes, sockets, ttys, eventfds: one non-blocking attempt, then wait for
  * readiness in the poller (or, for a file that cannot be tried without
  * blocking, in a worker that polls in slices). */
-/* Kernel AIO refuses, at submit with -EINVAL, a read or write on a file
- * without read_iter/write_iter.  Among unseekable files those are
- * anonymous-inode files of a few kinds, told apart by their link name. */
-static int anon_rw_check(int fd, bool wr)
-{
-	static const struct { const char *name; bool rd, wr; } kinds[] = {
-		{ "anon_inode:[eventfd]", true, false },
-		{ "anon_inode:[signalfd]", true, false },
-		{ "anon_inode:[timerfd]", true, false },
-		{ "anon_inode:inotify", false, false },
-		{ "anon_inode:[eventpoll]", false, false },
-		{ "anon_inode:[pidfd]", false, false },
-	};
-	char path[40], name[64];
-	struct stat st;
-	ssize_t n;
-
-	if (fstat(fd, &st) < 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, name, sizeof(name) - 1);
-	if (n < 0)
-		return 0;
-	name[n] = 0;
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (!strcmp(name, kinds[i].name))
-			return (wr ? kinds[i].wr : kinds[i].rd) ? 0 : -EINVAL;
-	return 0;
-}
-
 static int route_stream(struct uaio_req *req, bool user_nowait, int64_t *res, enum route *rt)
 {
+	bool wr = op_is_write(req->cb.aio_lio_opcode);
 	int64_t n;
 	int ret;
 
-	ret = anon_rw_check((int)req->cb.aio_fildes, req->cb.aio_lio_opcode == IOCB_CMD_PWRITE ||
-						    req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV);
+	ret = anon_rw_check((int)req->cb.aio_fildes, wr);
 	if (ret < 0)
 		return ret;
 	req->kind = KIND_STREAM;
@@ -216,7 +69,7 @@ static int route_stream(struct uaio_req *req, bool user_nowait, int64_t *res, en
 		*rt = ROUTE_POLLER;
 		return 0;
 	}
-	if (n > 0 && (req->cb.aio_lio_opcode == IOCB_CMD_PWRITE || req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV)) {
+	if (n > 0 && wr) {
 		req->done = (size_t)n;
 		if (req->done < req->total && !user_nowait) {
 			*rt = ROUTE_POLLER;
@@ -293,8 +146,7 @@ static void nowait_learn(int fd)
 static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 {
 	unsigned rwf = (unsigned)req->cb.aio_rw_flags;
-	bool user_nowait = rwf & RWF_NOWAIT, wr = req->cb.aio_lio_opcode == IOCB_CMD_PWRITE ||
-					      req->cb.aio_lio_opcode == IOCB_CMD_PWRITEV;
+	bool user_nowait = rwf & RWF_NOWAIT, wr = op_is_write(req->cb.aio_lio_opcode);
 	int64_t n;
 
 	req->kind = KIND_FILE;
@@ -319,7 +171,7 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 		return route_stream(req, user_nowait || (req->fl & O_NONBLOCK), res, rt);
 	if (n == -EISDIR)
 		return -EINVAL;	/* the kernel: no read_iter on a directory */
-	if (n == -EOPNOTSUPP && !wr && is_dir((int)req->cb.aio_fildes))
+	if (n == -EOPNOTSUPP && !wr && fd_is_dir((int)req->cb.aio_fildes))
 		return -EINVAL;
 	if (wr && !user_nowait && write_inline(req, n)) {
 		req->done = n > 0 ? (size_t)n : 0;
@@ -357,77 +209,33 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 	return 0;
 }
 
-static int prep_rw(struct uaio_req *req, bool checked, int64_t *res, enum route *rt)
+/* A read or write, its buffers imported: one that faults.c delays waits
+ * for its time untried; the rest are tried here. */
+static int route_file(struct uaio_req *req, int64_t *res, enum route *rt)
 {
-	const struct iocb *cb = &req->cb;
-	bool wr = cb->aio_lio_opcode == IOCB_CMD_PWRITE || cb->aio_lio_opcode == IOCB_CMD_PWRITEV;
-	int acc = req->fl & O_ACCMODE, ret;
+	int ret;
 
-	if ((cb->aio_flags & IOCB_FLAG_IOPRIO) && (ret = ioprio_check(cb->aio_reqprio)) < 0)
-		return ret;
-	if (cb->aio_rw_flags & ~UAIO_RWF_OK)
-		return -EOPNOTSUPP;
-	if ((cb->aio_rw_flags & RWF_DONTCACHE) && !is_reg((int)cb->aio_fildes))
-		return -EOPNOTSUPP;	/* only file systems' page cache has it */
-	if ((cb->aio_rw_flags & RWF_APPEND) && (cb->aio_rw_flags & RWF_NOAPPEND))
-		return -EINVAL;
-	if (wr ? acc == O_RDONLY : acc == O_WRONLY)
-		return -EBADF;
-	/* A directory has no read method: the kernel says -EINVAL before it
-	 * looks at the buffers.  Asked only when something fails, to keep
-	 * the hot path at one system call. */
-	ret = import_buffers(req, checked);
-	if (!ret && (cb->aio_offset < 0 ||
-		     (long long)((unsigned long long)cb->aio_offset + req->total) < 0))
-		ret = -EINVAL;
-	if (!ret && req->fault && faults_prep_rw(req)) {
+	if (req->fault && faults_prep_rw(req)) {
 		*rt = ROUTE_POOL;	/* delayed: held by faults.c, then the executor runs it */
 		return 0;
 	}
-	if (!ret)
-		ret = route_rw(req, res, rt);
-	if (ret < 0 && !wr && is_dir((int)cb->aio_fildes))
-		ret = -EINVAL;
-	return ret;
+	ret = route_rw(req, res, rt);
+	return ret < 0 ? aio_prep_rw_error(req, ret) : ret;
 }
 
-static int prep_sync(struct uaio_req *req, enum route *rt)
+/* A POLL already ready completes now; the rest wait in the poller. */
+static int route_poll(struct uaio_req *req, int64_t *res, enum route *rt)
 {
-	const struct iocb *cb = &req->cb;
-	struct stat st;
-
-	if (cb->aio_buf || cb->aio_offset || cb->aio_nbytes || cb->aio_rw_flags)
-		return -EINVAL;
-	if (fstat((int)cb->aio_fildes, &st) < 0)
-		return -EBADF;
-	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode))
-		return -EINVAL;	/* no fsync: pipes, sockets, character devices */
-	req->kind = KIND_SYNC;
-	*rt = ROUTE_POOL;
-	return 0;
-}
-
-static int prep_poll(struct uaio_req *req, int64_t *res, enum route *rt)
-{
-	const struct iocb *cb = &req->cb;
 	struct pollfd p;
 
-	if ((uint16_t)cb->aio_buf != cb->aio_buf)
-		return -EINVAL;
-	if (cb->aio_offset || cb->aio_nbytes || cb->aio_rw_flags)
-		return -EINVAL;
-	req->kind = KIND_POLL;
-	req->poll_events = (unsigned)cb->aio_buf | POLLERR | POLLHUP;
 	*rt = ROUTE_POLLER;
 	if (req->fault)	/* delayed (faults.c): not ready before its time */
 		return 0;
-	p.fd = (int)cb->aio_fildes;
+	p.fd = (int)req->cb.aio_fildes;
 	p.events = (short)req->poll_events;
 	p.revents = 0;
-	if (poll(&p, 1, 0) > 0 && (p.revents & req->poll_events)) {
+	if (poll(&p, 1, 0) > 0 && (p.revents & req->poll_events))
 		*rt = finish_now(req, p.revents & req->poll_events, res);
-		return 0;
-	}
 	return 0;
 }
 
@@ -567,14 +375,85 @@ static enum route hold_file(struct batch *b, struct uaio_req *req, enum route rt
 	return rt;
 }
 
-/* Checks one copied iocb in the kernel's order and starts it. */
-/* *keyed: set when the iocb got as far as the kernel's aio_key store
- * (after the fd and eventfd lookups), whether or not it then failed. */
+/* ---- the pipeline: copy-in, checks, prep, routing, dispatch ---- */
+
+/* Copy-in's last step: the request submit works on, from the copied iocb,
+ * with its fd's F_GETFL (looked up once per fd and call). */
+static void proto_init(struct batch *b, struct uaio_req *req, const struct iocb *cb, uint64_t uptr)
+{
+	memset(req, 0, sizeof(*req));
+	req->cb = *cb;
+	req->obj = uptr;
+	req->ctx = b->ctx;
+	req->resfd = -1;
+	req->fd = (int)cb->aio_fildes;
+	if (b->fl_fd != req->fd || b->fl_fd < 0) {
+		b->fl_fd = req->fd;
+		b->fl = fcntl(b->fl_fd, F_GETFL);
+	}
+	req->fl = b->fl;
+}
+
+static void proto_iov_free(struct uaio_req *req)
+{
+	if (req->iov && req->iov != req->iov_inline)
+		free(req->iov);
+}
+
+/* Prep: the opcode's own checks and buffers, by its row (opcode.c). */
+static int prep(struct uaio_req *req)
+{
+	const struct opcode *op = op_get(req->cb.aio_lio_opcode);
+
+	if (!op)
+		return -EINVAL;
+	return op->prep(req, op, !(req->ctx->flags & UAIO_F_NOCHECK));
+}
+
+/* Routing, by the kind prep found: what can be done without blocking is
+ * done now (ROUTE_DONE); the rest goes to the executor (ROUTE_POOL) or
+ * waits for readiness (ROUTE_POLLER). */
+static int route(struct uaio_req *req, int64_t *res, enum route *rt)
+{
+	switch (req->kind) {
+	case KIND_FILE:
+		return route_file(req, res, rt);
+	case KIND_POLL:
+		return route_poll(req, res, rt);
+	default:	/* KIND_SYNC: waits for the device, never inline */
+		*rt = ROUTE_POOL;
+		return 0;
+	}
+}
+
+/* Counts req submitted, then posts its event now or hands it on. */
+static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt, int64_t res)
+{
+	struct uaio_ctx *ctx = b->ctx;
+	const struct iocb *cb = &req->cb;
+	int ret;
+
+	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
+	if (rt != ROUTE_DONE) {
+		ret = dispatch(b, req, rt);
+		if (ret < 0)	/* relaxed: a statistic */
+			atomic_fetch_sub_explicit(&ctx->st_submitted, 1, memory_order_relaxed);
+		return ret;
+	}
+	atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
+	post_event(ctx, cb->aio_data, req->obj, res,
+		   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false, STAMP_INLINE);
+	return 0;
+}
+
+/* One copied iocb through the pipeline: checks in the kernel's order,
+ * prep by its opcode's row, routing, then dispatch.  *keyed: set when the
+ * iocb got as far as the kernel's aio_key store (after the fd and eventfd
+ * lookups), whether or not it then failed. */
 static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok,
 		      bool *keyed)
 {
 	struct uaio_ctx *ctx = b->ctx;
-	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
 	struct uaio_req req;
 	enum route rt = ROUTE_DONE;
 	int64_t res = 0;
@@ -585,144 +464,56 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	if (!slot_get(ctx))
 		return -EAGAIN;
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
-	memset(&req, 0, sizeof(req));
-	req.cb = *cb;
-	req.obj = uptr;
-	req.ctx = ctx;
-	req.resfd = -1;
-	req.fd = (int)cb->aio_fildes;
-	if (b->fl_fd != (int)cb->aio_fildes || b->fl_fd < 0) {
-		b->fl_fd = (int)cb->aio_fildes;
-		b->fl = fcntl(b->fl_fd, F_GETFL);
-	}
-	req.fl = b->fl;
-	ret = -EBADF;
-	if (req.fl < 0 || (req.fl & O_PATH))
-		goto out_release;
-	if ((cb->aio_flags & IOCB_FLAG_RESFD) && (ret = eventfd_check((int)cb->aio_resfd)) < 0)
+	proto_init(b, &req, cb, uptr);
+	if ((ret = aio_check_fds(&req)) < 0)
 		goto out_release;
 	ret = -EFAULT;
-	if (!key_ok)
+	if (!key_ok)	/* the kernel's aio_key store comes here */
 		goto out_release;
 	*keyed = true;
-	if (ctx->faults && faults_submit(&req, &res)) {
-		ret = 0;	/* an injected error (faults.c): completes now with res */
-		goto prepared;
-	}
-	switch (cb->aio_lio_opcode) {
-	case IOCB_CMD_PREAD:
-	case IOCB_CMD_PWRITE:
-	case IOCB_CMD_PREADV:
-	case IOCB_CMD_PWRITEV:
-		ret = prep_rw(&req, checked, &res, &rt);
-		break;
-	case IOCB_CMD_FSYNC:
-	case IOCB_CMD_FDSYNC:
-		ret = prep_sync(&req, &rt);
-		break;
-	case IOCB_CMD_POLL:
-		ret = prep_poll(&req, &res, &rt);
-		break;
-	default:
-		ret = -EINVAL;
-		break;
-	}
-	if (ret < 0 || (ret = no_runner(b, &req, &rt, &res)) < 0)
+	if (ctx->faults && faults_submit(&req, &res))
+		goto prepared;	/* an injected error (faults.c): completes now with res */
+	if ((ret = prep(&req)) < 0 || (ret = route(&req, &res, &rt)) < 0 ||
+	    (ret = no_runner(b, &req, &rt, &res)) < 0)
 		goto out_release;
 	rt = hold_file(b, &req, rt, &res);
 prepared:
-	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
-	if (rt == ROUTE_DONE) {
-		atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
-		post_event(ctx, cb->aio_data, uptr, res,
-			   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false, STAMP_INLINE);
-		ret = 0;
-	} else {
-		ret = dispatch(b, &req, rt);
-		if (ret < 0) {
-			atomic_fetch_sub_explicit(&ctx->st_submitted, 1, memory_order_relaxed);
-			goto out_release;
-		}
-	}
-	if (req.iov && req.iov != req.iov_inline)
-		free(req.iov);
+	if ((ret = post_or_dispatch(b, &req, rt, res)) < 0)
+		goto out_release;
+	proto_iov_free(&req);
 	return 0;
 
 out_release:
 	req_file_drop(&req);
-	if (req.iov && req.iov != req.iov_inline)
-		free(req.iov);
+	proto_iov_free(&req);
 	slot_put(ctx);
 	inflight_done(ctx);
 	return ret;
 }
 
-/* Writes 0 to aio_key of iocbs[0..n) as the kernel does; returns how many
- * leading ones could be written. */
-static int write_keys(bool checked, const uint64_t *ptrs, int n)
+/* Up to BATCH iocbs from the caller's array at uarray: copy-in
+ * (uaccess.c), then each through submit_one.  Returns how many were
+ * submitted; *err says why fewer than k. */
+static int submit_chunk(struct batch *b, bool checked, uint64_t uarray, int k, int *err)
 {
-	static const uint32_t zero[BATCH];
-	uint64_t keys[BATCH];
+	uint64_t ptrs[BATCH];
+	struct iocb cbs[BATCH];
+	int m, keys, j;
 
-	for (int i = 0; i < n; i++)
-		keys[i] = ptrs[i] + offsetof(struct iocb, aio_key);
-	return ua_write_pieces(checked, keys, zero, n, sizeof(uint32_t));
-}
+	m = ua_iocbs_read(checked, uarray, k, ptrs, cbs, &keys);
+	for (j = 0; j < m; j++) {
+		bool keyed = false;
 
-/* write_keys() zeroed aio_key of a whole chunk in one call; the kernel
- * stores it only for iocbs that pass the fd checks and stops at the first
- * failure.  Puts back the caller's value where it was not 0 (rare: the
- * kernel itself requires 0 for cancel), in iocbs [from, to). */
-static void restore_keys(bool checked, const uint64_t *ptrs, const struct iocb *cbs,
-			 int from, int to)
-{
-	for (int j = from; j < to; j++)
-		if (cbs[j].aio_key)
-			ua_write(checked, ptrs[j] + offsetof(struct iocb, aio_key),
-				 &cbs[j].aio_key, sizeof(cbs[j].aio_key));
-}
-
-/* Batches of up to SMALL iocbs: one process_vm_readv copies the iocbs
- * (remote side: one page walk each) and then zeroes their aio_key (local
- * side), one system call instead of two; from about three iocbs on, two
- * calls with one page walk each cost less.  Returns false (nothing
- * decided) unless every iocb was read; *keys = leading keys zeroed. */
-#define SMALL 2
-
-static bool read_small(const uint64_t *ptrs, struct iocb *cbs, int n, int *keys)
-{
-	static const uint32_t zero[SMALL];
-	struct iovec l[1 + SMALL], r[SMALL + 1];
-	size_t all = sizeof(struct iocb) * (size_t)n;
-	ssize_t got;
-
-	l[0] = (struct iovec){ cbs, all };
-	for (int i = 0; i < n; i++) {
-		if (ptrs[i] == 0)
-			return false;
-		r[i] = (struct iovec){ (void *)(uintptr_t)ptrs[i], sizeof(struct iocb) };
-		l[1 + i] = (struct iovec){ (char *)(uintptr_t)ptrs[i] + offsetof(struct iocb, aio_key),
-					   sizeof(uint32_t) };
+		*err = submit_one(b, &cbs[j], ptrs[j], j < keys, &keyed);
+		if (*err) {
+			ua_iocb_keys_restore(checked, ptrs, cbs, keyed ? j + 1 : j, keys);
+			break;
+		}
 	}
-	r[n] = (struct iovec){ (void *)zero, sizeof(uint32_t) * (size_t)n };
-	got = process_vm_readv(ua_pid(), l, (unsigned long)n + 1, r, (unsigned long)n + 1, 0);
-	if (got < (ssize_t)all)
-		return false;
-	*keys = (int)((size_t)got - all) / (int)sizeof(uint32_t);
-	for (int i = 0; i < *keys; i++)	/* seen by memory checkers too */
-		((struct iocb *)(uintptr_t)ptrs[i])->aio_key = 0;
-	return true;
-}
-
-/* Copies up to n iocb pointers; returns how many leading ones were readable. */
-static int read_ptrs(bool checked, uint64_t *ptrs, uint64_t src, int n)
-{
-	if (ua_read(checked, ptrs, src, (size_t)n * sizeof(*ptrs)) == 0)
-		return n;
-	for (int i = 0; i < n; i++)
-		if (ua_read(true, &ptrs[i], src + (uint64_t)i * sizeof(*ptrs), sizeof(*ptrs)) < 0)
-			return i;
-	return n;
+	batch_flush(b);
+	if (!*err && m < k)
+		*err = -EFAULT;
+	return j;
 }
 
 /* Errors (of the first iocb; later ones end the batch early): -EINVAL
@@ -741,8 +532,6 @@ UAIO_API int uaio_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 
 static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 {
-	uint64_t ptrs[BATCH];
-	struct iocb cbs[BATCH];
 	struct batch b = { .fl_fd = -1, .ref_ufd = -1, .ref_fd = -1 };
 	long i = 0;
 	int err = 0;
@@ -763,29 +552,10 @@ static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 	stats_prepare(b.ctx);
 	if (nr > b.ctx->nr)
 		nr = b.ctx->nr;
-	while (i < nr && !err) {
-		int k = nr - i > BATCH ? BATCH : (int)(nr - i), m, keys, j;
-
-		/* Integer arithmetic: iocbpp may be a bad pointer, even NULL. */
-		m = read_ptrs(checked, ptrs, (uint64_t)(uintptr_t)iocbpp + (uint64_t)i * sizeof(*iocbpp), k);
-		if (!checked || m > SMALL || !ua_user_local() || !read_small(ptrs, cbs, m, &keys)) {
-			m = ua_read_pieces(checked, cbs, ptrs, m, sizeof(struct iocb));
-			keys = write_keys(checked, ptrs, m);
-		}
-		for (j = 0; j < m; j++) {
-			bool keyed = false;
-
-			err = submit_one(&b, &cbs[j], ptrs[j], j < keys, &keyed);
-			if (err) {
-				restore_keys(checked, ptrs, cbs, keyed ? j + 1 : j, keys);
-				break;
-			}
-			i++;
-		}
-		batch_flush(&b);
-		if (!err && m < k)
-			err = -EFAULT;
-	}
+	/* Integer arithmetic: iocbpp may be a bad pointer, even NULL. */
+	while (i < nr && !err)
+		i += submit_chunk(&b, checked, (uint64_t)(uintptr_t)iocbpp + (uint64_t)i * sizeof(*iocbpp),
+				  nr - i > BATCH ? BATCH : (int)(nr - i), &err);
 	if (b.handed)
 		stats_handed(b.ctx, b.handed);
 	if (b.ref_fd >= 0)
