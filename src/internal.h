@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* internal.h - uaio's private types: contexts, requests, the executor
- * contract and the small helpers every file shares. */
+/* internal.h - uaio's private types: contexts, requests and the small
+ * helpers every file shares.  The executor contract: exec/exec.h. */
 #ifndef UAIO_INTERNAL_H
 #define UAIO_INTERNAL_H
 
@@ -36,14 +36,20 @@
 #define UAIO_RWF_OK (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | \
 		     RWF_NOAPPEND | RWF_DONTCACHE | RWF_NOSIGNAL)
 
-/* Request life: a request is QUEUED in the pool or WAITING in the poller
- * until exactly one party moves it on with a compare-exchange: an
- * executor (-> RUNNING -> DONE) or a canceller (-> CANCELLED). */
+/* Request life: a request is QUEUED with an executor or WAITING for
+ * readiness until exactly one party moves it on with a compare-exchange:
+ * a runner (-> RUNNING -> DONE) or a canceller (-> CANCELLED).  The moves
+ * and where each state waits: req_state.h. */
 enum req_state { REQ_QUEUED, REQ_WAITING, REQ_RUNNING, REQ_DONE, REQ_CANCELLED };
 
 enum req_kind { KIND_FILE, KIND_STREAM, KIND_SYNC, KIND_POLL };
 
 struct uaio_ctx;
+
+/* Bytes of struct uaio_req that belong to its context's executor (its
+ * own struct, checked against this size there); zero when the request
+ * reaches it. */
+#define EXEC_PRIV_SIZE	16
 
 struct uaio_req {
 	struct uaio_req *next;		/* pool queue link: pool lock; or faults.c's held list: its lock */
@@ -65,29 +71,15 @@ struct uaio_req {
 	struct iovec *iov;		/* iov_inline or malloc'd */
 	size_t total;			/* bytes asked for */
 	size_t done;			/* bytes moved so far */
-	struct iovec *rest;		/* executor's iovecs for what is left, or NULL; freed with req */
-	bool in_exec;			/* the executor's cancel hook decides for it: active_lock */
-	unsigned char cancel_asked;	/* CANCEL_ASKED_*: active_lock */
-	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
-	bool orphan;			/* completed while held: active_lock */
-	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
 	uint64_t t_submit;		/* STAMP_* or CLOCK_MONOTONIC ns when handed on; set before
 					 * active_insert, read-only after */
 	unsigned char fault;		/* FAULT_*: faults.c's verdict at submit */
 	bool fault_route;		/* a held request goes to the executor (else the poller) */
 	uint64_t fault_arg;		/* bytes kept, delay (ns), then due time (CLOCK_MONOTONIC ns) */
 	struct iovec iov_inline[4];
-};
-
-/* req->cancel_asked: what a canceller asked of an executor that decides
- * in the kernel (io_uring's IORING_OP_ASYNC_CANCEL). */
-enum { CANCEL_ASKED_NONE, CANCEL_ASKED_WAIT, CANCEL_ASKED_NOWAIT, CANCEL_ASKED_WON };
-
-/* Results of req_cancel_locked and exec_ops.cancel (>= 0: cancelled). */
-enum {
-	CANCEL_POST = 0,	/* caller posts *res; the executor frees req */
-	CANCEL_OWN = 1,		/* caller posts *res and frees req */
-	CANCEL_DONE = 2,	/* executor posts and frees; caller does nothing */
+	/* the executor's own per-request state (exec/exec.h); its fields
+	 * say their locks */
+	_Alignas(void *) unsigned char exec_priv[EXEC_PRIV_SIZE];
 };
 
 /* A thread sleeping in getevents; linked on ctx->waiters under post_lock. */
@@ -159,31 +151,6 @@ struct uaio_ctx {
 	struct faults *faults;		/* fault rules, fixed at setup; NULL: none */
 };
 
-/* The executor contract.  submit() takes a batch of requests of one
- * context, already on its active list and in state QUEUED (a canceller
- * may have won some meanwhile: their events are posted, the executor
- * frees them).  The rest is optional:
- * ctx_init/ctx_fini: a context starts / stops using the executor (setup,
- *   and destroy once nothing is in flight); ctx_init returns 0 or -errno.
- * cancel: decides for requests the executor marked in_exec, called with
- *   ctx->active_lock held, which it may drop and retake only when wait is
- *   true (cancel(2) wants the verdict; destroy does not).  Returns a
- *   CANCEL_* value or -EAGAIN / -EINVAL, as req_cancel_locked.
- * takes_poll: POLL requests come to submit() instead of the poller. */
-struct exec_ops {
-	const char *name;
-	void (*submit)(struct uaio_req **reqs, int n);
-	int (*ctx_init)(struct uaio_ctx *ctx);
-	void (*ctx_fini)(struct uaio_ctx *ctx);
-	int (*cancel)(struct uaio_req *req, int64_t *res, bool wait);
-	void (*reap)(void);	/* optional: a getevents caller moves finished work itself */
-	/* optional: a descriptor that turns readable when reap() has work, for
-	 * a getevents caller to sleep on as well; -1 when there is none now */
-	int (*wait_fd)(void);
-	bool takes_poll;
-};
-extern const struct exec_ops exec_threads;
-extern const struct exec_ops exec_uring;
 
 /* context.c */
 struct uaio_ctx *ctx_get(aio_context_t h);
@@ -266,7 +233,10 @@ void req_free(struct uaio_req *req);
 void req_file_drop(struct uaio_req *req);
 bool req_claim(struct uaio_req *req, int from);
 void req_complete(struct uaio_req *req, int64_t res);
-void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n);
+/* keep_locked: called with active_lock held as each request is marked
+ * DONE; true when someone else still holds it and will free it. */
+void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n,
+		       bool (*keep_locked)(struct uaio_req *req));
 void active_unlink_locked(struct uaio_req *req);
 int iov_rest(const struct uaio_req *req, struct iovec *out);
 int64_t req_run_blocking(struct uaio_req *req);
@@ -278,30 +248,6 @@ int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait);
  * the bytes already moved by a partly done stream write, else -ECANCELED. */
 int64_t req_cancelled_res(const struct uaio_req *req);
 void ctx_cancel_all(struct uaio_ctx *ctx, bool waiting_only);
-
-/* poller.c */
-void poller_arm(struct uaio_req *req);
-unsigned poll_wake_result(const struct uaio_req *req, unsigned revents);
-bool poller_cancel(struct uaio_req *req);
-int poller_reserve(void);
-void poller_atfork_prepare(void);
-void poller_atfork_parent(void);
-void poller_atfork_child(void);
-
-/* exec-threads.c */
-void pool_atfork_prepare(void);
-void pool_atfork_parent(void);
-void pool_atfork_child(void);
-void pool_set_cap(unsigned cap);
-unsigned pool_cap(void);
-int pool_reserve(void);
-
-/* exec-uring.c */
-int uring_probe(void);
-int uring_reserve(void);
-void uring_atfork_prepare(void);
-void uring_atfork_parent(void);
-void uring_atfork_child(void);
 
 /* stats.c */
 void stats_prepare(struct uaio_ctx *ctx);
@@ -360,4 +306,11 @@ long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *ab
 void futex_wake(_Atomic uint32_t *w, int n, bool priv);
 long env_long(const char *name, long dflt);
 void thread_block_signals_attr(pthread_attr_t *attr);
+
+/* The executor contract, the readiness service and the request state
+ * moves, for every file (context.c, events.c and faults.c call through
+ * ctx->exec). */
+#include "exec/exec.h"
+#include "poller.h"
+#include "req_state.h"
 #endif

@@ -209,12 +209,11 @@ void poller_arm(struct uaio_req *req)
 	if (!err) {
 		req->grp_next = g->reqs;
 		g->reqs = req;
-		/* release: the request is linked before anyone may take it. */
-		atomic_store_explicit(&req->state, REQ_WAITING, memory_order_release);
+		req_park_waiting(req);
 		err = group_update(g);
 		if (err) {	/* epoll refused: take it back */
 			g->reqs = req->grp_next;
-			atomic_store_explicit(&req->state, REQ_RUNNING, memory_order_relaxed);
+			req_unpark(req);
 			group_update(g);
 		}
 	}
@@ -240,9 +239,7 @@ bool poller_cancel(struct uaio_req *req)
 	bool ok;
 
 	pthread_mutex_lock(&P.lock);
-	/* acq_rel: the exchange decides between us and the poller thread. */
-	ok = atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
-						     memory_order_acq_rel, memory_order_acquire);
+	ok = req_claim_for_cancel(req, &s);	/* decides between us and the poller thread */
 	if (ok && (size_t)fd < P.nfd && P.byfd[fd] && unlink_req(P.byfd[fd], req))
 		group_update(P.byfd[fd]);
 	pthread_mutex_unlock(&P.lock);
@@ -304,12 +301,9 @@ static void handle(int fd, unsigned revents)
 	pthread_mutex_lock(&P.lock);
 	g = (size_t)fd < P.nfd ? P.byfd[fd] : NULL;
 	for (pp = g ? &g->reqs : NULL; pp && (q = *pp);) {
-		int s = REQ_WAITING;
-
 		if ((revents & (req_wants(q) | POLLERR | POLLHUP)) &&
-		    atomic_compare_exchange_strong_explicit(&q->state, &s, REQ_RUNNING,
-							    memory_order_acq_rel, memory_order_acquire)) {
-			*pp = q->grp_next;	/* acq_rel above: we own it now */
+		    req_claim_for_run(q, REQ_WAITING)) {
+			*pp = q->grp_next;	/* we own it now */
 			q->grp_next = ready;
 			ready = q;
 			continue;
@@ -332,12 +326,8 @@ static void group_fail(struct group *g, struct uaio_req **failed)
 	struct uaio_req *q, *next;
 
 	for (q = g->reqs, g->reqs = NULL; q; q = next) {
-		int s = REQ_WAITING;
-
 		next = q->grp_next;
-		/* acq_rel: the exchange decides between us and a canceller. */
-		if (atomic_compare_exchange_strong_explicit(&q->state, &s, REQ_RUNNING,
-							    memory_order_acq_rel, memory_order_acquire)) {
+		if (req_claim_for_run(q, REQ_WAITING)) {	/* else a canceller has it */
 			q->grp_next = *failed;
 			*failed = q;
 		}

@@ -33,6 +33,7 @@ struct uaio_req *req_alloc(const struct uaio_req *proto)
 	*req = *proto;
 	if (proto->iov == proto->iov_inline)
 		req->iov = req->iov_inline;
+	memset(req->exec_priv, 0, sizeof(req->exec_priv));	/* the executor's, fresh */
 	atomic_fetch_add_explicit(&req->ctx->refs, 1, memory_order_relaxed); /* owner holds one */
 	return req;
 }
@@ -44,7 +45,8 @@ void req_free(struct uaio_req *req)
 	if (req->iov != req->iov_inline)
 		free(req->iov);
 	req_file_drop(req);	/* if a cancel posted its event: just after it */
-	free(req->rest);
+	if (ctx->exec->req_fini)
+		ctx->exec->req_fini(req);
 	free(req);
 	ctx_put(ctx);
 }
@@ -102,9 +104,7 @@ void active_unlink_locked(struct uaio_req *req)
  * under active_lock, frees it and returns false. */
 bool req_claim(struct uaio_req *req, int from)
 {
-	/* acq_rel: the winner sees the other side's writes to req. */
-	if (atomic_compare_exchange_strong_explicit(&req->state, &from, REQ_RUNNING,
-						    memory_order_acq_rel, memory_order_acquire))
+	if (req_claim_for_run(req, from))
 		return true;
 	pthread_mutex_lock(&req->ctx->active_lock);
 	pthread_mutex_unlock(&req->ctx->active_lock);
@@ -118,8 +118,7 @@ void req_complete(struct uaio_req *req, int64_t res)
 	struct uaio_ctx *ctx = req->ctx;
 
 	pthread_mutex_lock(&ctx->active_lock);
-	/* release: a canceller that sees DONE also sees nothing to undo. */
-	atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
+	req_mark_done(req);
 	active_unlink_locked(req);
 	pthread_mutex_unlock(&ctx->active_lock);
 	req_file_drop(req);	/* before the event: whoever reaps it finds the file released */
@@ -129,9 +128,10 @@ void req_complete(struct uaio_req *req, int64_t res)
 
 /* Completes n RUNNING requests as req_complete does, with one active_lock
  * and one post_lock per run of requests on the same context.  A request
- * with a cancel verdict still due (cancel_hold) is marked orphan and left
- * to whoever handles that verdict to free. */
-void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
+ * keep_locked() keeps (an executor still holds it: a cancel verdict is
+ * due) is left to that executor to free. */
+void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n,
+		       bool (*keep_locked)(struct uaio_req *req))
 {
 	struct io_event ev[64];
 	uint64_t stamps[64];
@@ -148,15 +148,13 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 		for (j = i; j < n && j - i < 64 && reqs[j]->ctx == ctx; j++) {
 			struct uaio_req *req = reqs[j];
 
-			/* release: a canceller that sees DONE also sees nothing to undo. */
-			atomic_store_explicit(&req->state, REQ_DONE, memory_order_release);
+			req_mark_done(req);
 			active_unlink_locked(req);
 			ev[j - i] = (struct io_event){ req->cb.aio_data, req->obj, res[j], 0 };
 			stamps[j - i] = req->t_submit;
 			fds[j - i] = req->resfd;
 			nefd += req->resfd >= 0;
-			keep[j - i] = req->cancel_hold;
-			req->orphan = req->cancel_hold;
+			keep[j - i] = keep_locked(req);
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
 		for (int k = i; k < j; k++)
@@ -176,10 +174,6 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n)
 	}
 }
 
-/* Tries to cancel req; ctx->active_lock held.  Returns CANCEL_OWN if the
- * caller now owns req (must post *res and free it), CANCEL_POST if
- * cancelled but still owned by the executor (post *res only), CANCEL_DONE
- * if the executor did it all, or -EAGAIN / -EINVAL. */
 int64_t req_cancelled_res(const struct uaio_req *req)
 {
 	if (req->kind == KIND_POLL)
@@ -188,15 +182,19 @@ int64_t req_cancelled_res(const struct uaio_req *req)
 	return req->done ? (int64_t)req->done : -ECANCELED;
 }
 
+/* Tries to cancel req; ctx->active_lock held.  Returns CANCEL_OWN if the
+ * caller now owns req (must post *res and free it), CANCEL_POST if
+ * cancelled but still owned by the executor (post *res only), CANCEL_DONE
+ * if the executor did it all, or -EAGAIN / -EINVAL.  The executor decides
+ * first (a request in the kernel, say); else one exchange does. */
 int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 {
-	int s = REQ_QUEUED;
+	const struct exec_ops *ex = req->ctx->exec;
+	int s = REQ_QUEUED, r;
 
-	if (req->in_exec)
-		return req->ctx->exec->cancel(req, res, wait);
-	/* acq_rel: the winner of the exchange owns the request's fate. */
-	if (atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
-						    memory_order_acq_rel, memory_order_acquire)) {
+	if (ex->cancel && (r = ex->cancel(req, res, wait)) != CANCEL_PASS)
+		return r;
+	if (req_claim_for_cancel(req, &s)) {
 		*res = req_cancelled_res(req);
 		active_unlink_locked(req);
 		return CANCEL_POST;

@@ -246,23 +246,16 @@ static int route_poll(struct uaio_req *req, int64_t *res, enum route *rt)
  * refusal. */
 static int reserve(struct batch *b, const struct uaio_req *req, enum route rt)
 {
-	bool ring = b->ctx->exec == &exec_uring;
+	const struct exec_ops *ex = b->ctx->exec;
 	int r;
 
-	if (rt == ROUTE_POLLER && !(req->kind == KIND_POLL && ring)) {
+	if (rt == ROUTE_POLLER && !(req->kind == KIND_POLL && ex->takes_poll)) {
 		if (!b->have_poller && (r = poller_reserve()) < 0)
 			return r;
 		b->have_poller = true;
 		return 0;
 	}
-	if (ring && req->kind != KIND_STREAM && uring_reserve() == 0)
-		return 0;
-	if (ring && req->kind == KIND_POLL)
-		return poller_reserve();	/* where a POLL goes when the ring is down */
-	if (!b->have_pool && (r = pool_reserve()) < 0)
-		return r;
-	b->have_pool = true;
-	return 0;
+	return exec_reserve(ex, req, &b->have_pool);
 }
 
 /* Nothing can run req after submit: no thread could be created for it
@@ -311,9 +304,8 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	proto->iov = NULL;	/* now owned by req */
 	if (rt == ROUTE_POLLER && req->kind == KIND_POLL && ctx->exec->takes_poll)
 		rt = ROUTE_POOL;	/* the executor waits for readiness itself */
-	/* relaxed: the state is published to others by the locks that follow. */
-	atomic_store_explicit(&req->state, rt == ROUTE_POOL || req->fault == FAULT_DELAY ?
-			      REQ_QUEUED : REQ_RUNNING, memory_order_relaxed);
+	/* published to others by the locks that follow */
+	req_state_init(req, rt == ROUTE_POOL || req->fault == FAULT_DELAY ? REQ_QUEUED : REQ_RUNNING);
 	if (!b->stamp)
 		b->stamp = stats_stamp(ctx);
 	req->t_submit = b->stamp;

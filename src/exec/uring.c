@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* exec-uring.c - the io_uring executor.
+/* exec/uring.c - the io_uring executor.
  *
  * One ring per process, shared by every context on this executor: a ring
  * costs a file descriptor, three mappings and locked memory, and SPEC §1
@@ -44,7 +44,7 @@
  * destroy.  A forked child never sees it: its mappings are MADV_DONTFORK
  * and the child closes the descriptors.
  */
-#include "internal.h"
+#include "exec/exec.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -66,6 +66,27 @@
 
 #define TAG_NONE	0ULL	/* a fire-and-forget cancel, or the wake-up NOP */
 #define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
+
+/* What a canceller asked of the kernel (IORING_OP_ASYNC_CANCEL). */
+enum { CANCEL_ASKED_NONE, CANCEL_ASKED_WAIT, CANCEL_ASKED_NOWAIT, CANCEL_ASKED_WON };
+
+/* What this executor keeps in a request: req->exec_priv, zero when the
+ * request comes to uring_submit. */
+struct uring_req {
+	struct iovec *rest;		/* iovecs for what is left, or NULL; freed with req */
+	bool in_exec;			/* uring_cancel decides for it: active_lock */
+	unsigned char cancel_asked;	/* CANCEL_ASKED_*: active_lock */
+	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
+	bool orphan;			/* completed while held: active_lock */
+	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
+};
+_Static_assert(sizeof(struct uring_req) <= EXEC_PRIV_SIZE, "struct uring_req outgrew exec_priv");
+_Static_assert(_Alignof(struct uring_req) <= _Alignof(void *), "exec_priv is aligned for pointers");
+
+static struct uring_req *ur(struct uaio_req *req)
+{
+	return (struct uring_req *)(void *)req->exec_priv;
+}
 
 /* A canceller waiting for the kernel's verdict on its ASYNC_CANCEL. */
 struct cancel_wait {
@@ -190,41 +211,50 @@ static struct io_uring_sqe *sqe_get(void)
 	return sqe;
 }
 
-static bool is_write(const struct uaio_req *req)
+struct uring_op;
+typedef bool prep_fn(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op);
+
+/* One row per opcode the ring runs: how its SQE is filled. */
+struct uring_op {
+	prep_fn *prep;
+	unsigned char one, vec;	/* read/write: IORING_OP_* for one buffer, for several */
+	unsigned fsync_flags;	/* fsync: IORING_FSYNC_* */
+};
+
+/* The iovecs for the part of a vectored transfer not done yet; NULL
+ * without memory. */
+static struct iovec *rw_vec(struct uaio_req *req, int *n)
 {
-	return op_is_write(req->cb.aio_lio_opcode);
+	struct uring_req *u = ur(req);
+
+	*n = req->niov;
+	if (!req->done)
+		return req->iov;
+	free(u->rest);
+	if (!(u->rest = malloc((size_t)req->niov * sizeof(*u->rest))))
+		return NULL;
+	*n = iov_rest(req, u->rest);
+	return u->rest;
 }
 
 /* Fills an SQE for the part of a read or write not done yet. */
-static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
+static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
 {
-	int fd = req->fd;
 	uint64_t off = (uint64_t)req->cb.aio_offset + req->done;
 
 	if (req->niov == 1) {
 		/* Integer arithmetic: the caller's buffer may be NULL (NULL + 0 is UB). */
 		void *base = (void *)((uintptr_t)req->iov[0].iov_base + req->done);
-		unsigned len = (unsigned)(req->iov[0].iov_len - req->done);
 
-		if (is_write(req))
-			io_uring_prep_write(sqe, fd, base, len, off);
-		else
-			io_uring_prep_read(sqe, fd, base, len, off);
+		io_uring_prep_rw(op->one, sqe, req->fd, base, (unsigned)(req->iov[0].iov_len - req->done),
+				 off);
 	} else {
-		struct iovec *v = req->iov;
-		int n = req->niov;
+		struct iovec *v;
+		int n;
 
-		if (req->done) {
-			free(req->rest);
-			if (!(req->rest = malloc((size_t)req->niov * sizeof(*v))))
-				return false;
-			v = req->rest;
-			n = iov_rest(req, v);
-		}
-		if (is_write(req))
-			io_uring_prep_writev(sqe, fd, v, (unsigned)n, off);
-		else
-			io_uring_prep_readv(sqe, fd, v, (unsigned)n, off);
+		if (!(v = rw_vec(req, &n)))
+			return false;
+		io_uring_prep_rw(op->vec, sqe, req->fd, v, (unsigned)n, off);
 	}
 	sqe->rw_flags = (int)(req->cb.aio_rw_flags & ~RWF_HIPRI);	/* HIPRI needs IOPOLL */
 	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO)
@@ -234,30 +264,43 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req)
 	return true;
 }
 
+static bool prep_sync(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
+{
+	io_uring_prep_fsync(sqe, req->fd, op->fsync_flags);
+	sqe->flags |= IOSQE_ASYNC;
+	return true;
+}
+
+static bool prep_poll(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
+{
+	(void)op;
+	io_uring_prep_poll_add(sqe, req->fd, req->poll_events);
+	return true;
+}
+
+/* Indexed by aio_lio_opcode; submit lets no other opcode through. */
+static const struct uring_op uring_ops[] = {
+	[IOCB_CMD_PREAD] = { prep_rw, IORING_OP_READ, IORING_OP_READV, 0 },
+	[IOCB_CMD_PWRITE] = { prep_rw, IORING_OP_WRITE, IORING_OP_WRITEV, 0 },
+	[IOCB_CMD_FSYNC] = { prep_sync, 0, 0, 0 },
+	[IOCB_CMD_FDSYNC] = { prep_sync, 0, 0, IORING_FSYNC_DATASYNC },
+	[IOCB_CMD_POLL] = { prep_poll, 0, 0, 0 },
+	[IOCB_CMD_PREADV] = { prep_rw, IORING_OP_READ, IORING_OP_READV, 0 },
+	[IOCB_CMD_PWRITEV] = { prep_rw, IORING_OP_WRITE, IORING_OP_WRITEV, 0 },
+};
+
 /* Queues req's SQE; NULL if there is no room or no memory. */
 static struct io_uring_sqe *sqe_queue(struct uaio_req *req)
 {
+	const struct uring_op *op = &uring_ops[req->cb.aio_lio_opcode];
 	struct io_uring_sqe *sqe = sqe_get();
-	int fd = req->fd;
 
 	if (!sqe)
 		return NULL;
-	switch (req->kind) {
-	case KIND_POLL:
-		io_uring_prep_poll_add(sqe, fd, req->poll_events);
-		break;
-	case KIND_SYNC:
-		io_uring_prep_fsync(sqe, fd, req->cb.aio_lio_opcode == IOCB_CMD_FDSYNC ?
-					     IORING_FSYNC_DATASYNC : 0);
-		sqe->flags |= IOSQE_ASYNC;
-		break;
-	default:
-		if (!prep_rw(sqe, req)) {
-			io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
-			io_uring_sqe_set_data64(sqe, TAG_NONE);
-			return NULL;
-		}
-		break;
+	if (!op->prep(sqe, req, op)) {
+		io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
+		io_uring_sqe_set_data64(sqe, TAG_NONE);
+		return NULL;
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
 	return sqe;
@@ -287,18 +330,15 @@ static bool sqe_cancel(struct uaio_req *req, uint64_t tag)
 static void fall_back(struct uaio_req *req)
 {
 	struct uaio_ctx *ctx = req->ctx;
-	int s = REQ_WAITING;
 	bool poll = req->kind == KIND_POLL, armed;
 
 	pthread_mutex_lock(&ctx->active_lock);
-	req->in_exec = false;
-	/* acq_rel: for a POLL, one exchange decides between us and a canceller. */
-	armed = poll && atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
-								memory_order_acq_rel,
-								memory_order_acquire);
+	ur(req)->in_exec = false;
+	/* for a POLL, one exchange decides between us and a canceller */
+	armed = poll && req_claim_for_run(req, REQ_WAITING);
 	pthread_mutex_unlock(&ctx->active_lock);
 	if (!poll)
-		exec_threads.submit(&req, 1);
+		exec_fallback(&req, 1);
 	else if (armed)
 		poller_arm(req);
 	else
@@ -325,11 +365,14 @@ static bool ring_ready(void)
 
 /* Submit asks before it accepts a request for the ring: 0 if the ring
  * runs or could be started now.  If not (no descriptor, no memory, no
- * thread for its completions), submit hands the request to the poller
- * (POLL) or the pool instead, as fall_back would. */
-int uring_reserve(void)
+ * thread for its completions), and for streams, which the ring does not
+ * take, EXEC_FALLBACK: submit hands the request to the poller (POLL) or
+ * the pool instead, as fall_back would. */
+static int uring_reserve(const struct uaio_req *req)
 {
-	return ring_ready() ? 0 : -EAGAIN;
+	if (req->kind == KIND_STREAM)
+		return EXEC_FALLBACK;
+	return ring_ready() ? 0 : EXEC_FALLBACK;
 }
 
 /* Requests of one context, QUEUED: mark them ours, then one enter. */
@@ -350,9 +393,9 @@ static void uring_submit(struct uaio_req **reqs, int n)
 		else if (req->kind == KIND_STREAM)
 			back[nb++] = req;
 		else {
-			req->in_exec = true;
-			if (req->kind == KIND_POLL)	/* relaxed: published by active_lock */
-				atomic_store_explicit(&req->state, REQ_WAITING, memory_order_relaxed);
+			ur(req)->in_exec = true;
+			if (req->kind == KIND_POLL)
+				req_wait_locked(req);
 			mine[nm++] = req;
 		}
 	}
@@ -360,7 +403,7 @@ static void uring_submit(struct uaio_req **reqs, int n)
 	for (int i = 0; i < ng; i++)
 		req_free(gone[i]);
 	if (nb)
-		exec_threads.submit(back, nb);
+		exec_fallback(back, nb);
 	if (!nm)
 		return;
 	if (!ring_ready() || ring_lost()) {
@@ -429,28 +472,28 @@ static bool resubmit(struct uaio_req *req)
 static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 {
 	struct uaio_ctx *ctx = req->ctx;
-	int s = REQ_QUEUED;
+	struct uring_req *u = ur(req);
 
 	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
 		int asked;
 		bool back = false;
 
 		pthread_mutex_lock(&ctx->active_lock);
-		asked = req->cancel_asked;
+		asked = u->cancel_asked;
 		/* relaxed: only this thread moves a QUEUED request of ours on */
 		if (!asked && !req->done &&
 		    atomic_load_explicit(&req->state, memory_order_relaxed) == REQ_QUEUED) {
-			req->in_exec = false;	/* cancel now goes the pool's way */
+			u->in_exec = false;	/* cancel now goes the pool's way */
 			back = true;
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
 		if (back) {	/* withdrawn by the kernel: it never started */
-			exec_threads.submit(&req, 1);
+			exec_fallback(&req, 1);
 			return;
 		}
 		if (res == -ECANCELED && asked == CANCEL_ASKED_WAIT) {
 			pthread_mutex_lock(&ctx->active_lock);
-			req->parked = true;	/* the verdict decides: see verdict() */
+			u->parked = true;	/* the verdict decides: see verdict() */
 			pthread_mutex_unlock(&ctx->active_lock);
 			return;
 		}
@@ -461,9 +504,9 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 			return;
 		}
 	}
-	/* acq_rel: from now on a canceller finds it running. */
-	atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_RUNNING,
-						memory_order_acq_rel, memory_order_acquire);
+	/* From now on a canceller finds it running (already RUNNING when
+	 * this is the rest of a short transfer: the exchange then fails). */
+	(void)req_claim_for_run(req, REQ_QUEUED);
 	if (req->kind == KIND_SYNC) {
 		done_add(d, req, res);
 		return;
@@ -489,9 +532,9 @@ static void poll_done(struct uaio_req *req, int res, struct done_list *d)
 	}
 	/* The kernel dropped it: wait in the poller instead. */
 	pthread_mutex_lock(&req->ctx->active_lock);
-	req->in_exec = false;
+	ur(req)->in_exec = false;
 	pthread_mutex_unlock(&req->ctx->active_lock);
-	poller_arm(req);	/* takes a RUNNING request */
+	poller_arm(req);	/* the readiness service takes a RUNNING request */
 }
 
 /* The kernel's answer to a waiting canceller: 0 withdrawn, else not.
@@ -499,17 +542,18 @@ static void poll_done(struct uaio_req *req, int res, struct done_list *d)
 static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 {
 	struct uaio_req *req = w->req;
+	struct uring_req *u = ur(req);
 	struct uaio_ctx *ctx = req->ctx;
 	bool orphan, parked;
 
 	pthread_mutex_lock(&ctx->active_lock);
-	req->cancel_hold = false;
-	req->cancel_asked = res == 0 ? CANCEL_ASKED_WON : CANCEL_ASKED_NONE;
-	orphan = req->orphan;
-	parked = req->parked;
-	req->parked = false;
+	u->cancel_hold = false;
+	u->cancel_asked = res == 0 ? CANCEL_ASKED_WON : CANCEL_ASKED_NONE;
+	orphan = u->orphan;
+	parked = u->parked;
+	u->parked = false;
 	if (parked && res != 0)
-		req->in_exec = false;	/* refused, yet never ran: the pool runs it */
+		u->in_exec = false;	/* refused, yet never ran: the pool runs it */
 	pthread_mutex_unlock(&ctx->active_lock);
 	w->res = res;
 	/* release: res is written before the canceller sees done. */
@@ -520,7 +564,7 @@ static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 	else if (parked && res == 0)
 		done_add(d, req, -ECANCELED);
 	else if (parked)
-		exec_threads.submit(&req, 1);
+		exec_fallback(&req, 1);
 }
 
 static void handle(uint64_t data, int res, struct done_list *d)
@@ -640,6 +684,16 @@ static bool cq_finished(void)
 	       atomic_load_explicit(&U.inkernel, memory_order_relaxed) == 0;
 }
 
+/* req_complete_many, active_lock held: a request with a cancel verdict
+ * still due (cancel_hold) is marked orphan, for verdict() to free. */
+static bool keep_locked(struct uaio_req *req)
+{
+	struct uring_req *u = ur(req);
+
+	u->orphan = u->cancel_hold;
+	return u->cancel_hold;
+}
+
 /* Owner only: handles one batch of CQEs; returns how many. */
 static unsigned cq_drain(void)
 {
@@ -660,7 +714,7 @@ static unsigned cq_drain(void)
 	d.n = 0;
 	for (unsigned i = 0; i < n; i++)
 		handle(got[i].data, got[i].res, &d);
-	req_complete_many(d.reqs, d.res, d.n);
+	req_complete_many(d.reqs, d.res, d.n, keep_locked);
 	/* relaxed: a count; the owner flag orders the decrements. */
 	atomic_fetch_sub_explicit(&U.inkernel, (long)n, memory_order_relaxed);
 	return n;
@@ -787,25 +841,26 @@ static void *cq_main(void *arg)
 static int cancel_rw(struct uaio_req *req, bool wait)
 {
 	struct uaio_ctx *ctx = req->ctx;
+	struct uring_req *u = ur(req);
 	struct cancel_wait w = { 0 };
 	/* acquire: a RUNNING seen here was set with acq_rel by cq_main. */
 	int s = atomic_load_explicit(&req->state, memory_order_acquire);
 
 	if (s != REQ_QUEUED)
 		return s == REQ_RUNNING ? -EAGAIN : -EINVAL;
-	if (req->cancel_asked)
-		return req->cancel_asked == CANCEL_ASKED_WON ? -EINVAL : -EAGAIN;
+	if (u->cancel_asked)
+		return u->cancel_asked == CANCEL_ASKED_WON ? -EINVAL : -EAGAIN;
 	if (!wait) {	/* destroy: the completion thread posts the verdict */
 		if (sqe_cancel(req, TAG_NONE))
-			req->cancel_asked = CANCEL_ASKED_NOWAIT;
+			u->cancel_asked = CANCEL_ASKED_NOWAIT;
 		return -EAGAIN;
 	}
 	w.req = req;
-	req->cancel_asked = CANCEL_ASKED_WAIT;
-	req->cancel_hold = true;	/* req stays allocated until the verdict */
+	u->cancel_asked = CANCEL_ASKED_WAIT;
+	u->cancel_hold = true;	/* req stays allocated until the verdict */
 	if (!sqe_cancel(req, (uint64_t)(uintptr_t)&w | TAG_WAIT)) {
-		req->cancel_asked = CANCEL_ASKED_NONE;
-		req->cancel_hold = false;
+		u->cancel_asked = CANCEL_ASKED_NONE;
+		u->cancel_hold = false;
 		return -EAGAIN;
 	}
 	pthread_mutex_unlock(&ctx->active_lock);
@@ -819,15 +874,18 @@ static int cancel_rw(struct uaio_req *req, bool wait)
 	return CANCEL_DONE;	/* the completion thread posts -ECANCELED */
 }
 
+/* active_lock held.  Requests it handed back (in_exec false) are
+ * cancelled as on the threads executor and the poller: CANCEL_PASS. */
 static int uring_cancel(struct uaio_req *req, int64_t *res, bool wait)
 {
 	int s = REQ_WAITING;
 
+	if (!ur(req)->in_exec)
+		return CANCEL_PASS;
 	if (req->kind != KIND_POLL)
 		return cancel_rw(req, wait);
-	/* acq_rel: one exchange decides between us and the completion thread. */
-	if (!atomic_compare_exchange_strong_explicit(&req->state, &s, REQ_CANCELLED,
-						     memory_order_acq_rel, memory_order_acquire))
+	/* one exchange decides between us and the completion thread */
+	if (!req_claim_for_cancel(req, &s))
 		return s == REQ_RUNNING ? -EAGAIN : -EINVAL;
 	*res = 0;	/* the kernel's answer for a cancelled POLL */
 	active_unlink_locked(req);
@@ -851,7 +909,7 @@ static int setup_errno(int r)
 
 static void apply_cap(void)
 {
-	unsigned cap = pool_cap(), vals[2] = { cap, 0 };	/* bounded, unbounded (kept) */
+	unsigned cap = exec_threads_cap(), vals[2] = { cap, 0 };	/* bounded, unbounded (kept) */
 
 	if (cap != U.cap && io_uring_register_iowq_max_workers(&U.ring, vals) == 0)
 		U.cap = cap;
@@ -1085,13 +1143,25 @@ void uring_atfork_child(void)
 	pthread_mutex_unlock(&probe_lock);
 }
 
+static void uring_req_fini(struct uaio_req *req)
+{
+	free(ur(req)->rest);
+}
+
 const struct exec_ops exec_uring = {
 	.name = "uring",
-	.submit = uring_submit,
+	.probe = uring_probe,
 	.ctx_init = uring_ctx_init,
 	.ctx_fini = uring_ctx_fini,
+	.reserve = uring_reserve,
+	.submit = uring_submit,
 	.cancel = uring_cancel,
+	.req_fini = uring_req_fini,
 	.reap = uring_reap,
 	.wait_fd = uring_wait_fd,
+	.atfork_prepare = uring_atfork_prepare,
+	.atfork_parent = uring_atfork_parent,
+	.atfork_child = uring_atfork_child,
+	.fallback = &exec_threads,
 	.takes_poll = true,
 };

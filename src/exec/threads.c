@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* exec-threads.c - the worker-pool executor: works on every kernel and
+/* exec/threads.c - the worker-pool executor: works on every kernel and
  * under any seccomp profile.  One pool per process, shared by every
  * context.  It grows on demand up to a cap and shrinks when idle.
  *
@@ -7,7 +7,7 @@
  * requests costs one wake-up; a woken worker that sees more work wakes
  * (or starts) the next one; and a worker that runs dry spins briefly
  * before it sleeps. */
-#include "internal.h"
+#include "exec/exec.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -33,7 +33,13 @@ void pool_set_cap(unsigned cap)
 	pthread_mutex_unlock(&pool.lock);
 }
 
-unsigned pool_cap(void)
+static void threads_set_limits(const struct exec_limits *lim)
+{
+	pool_set_cap(lim->threads);
+}
+
+/* The cap, for the io_uring executor's io-wq workers. */
+unsigned exec_threads_cap(void)
 {
 	unsigned cap;
 
@@ -93,7 +99,7 @@ static void run(struct uaio_req *req);
 
 /* No worker exists and none could be started: the caller runs what is
  * queued itself rather than leave accepted requests with nobody to run
- * them.  Submit does such work itself up front (pool_reserve), so this
+ * them.  Submit does such work itself up front (threads_reserve), so this
  * serves the last worker's idle exit racing a submit, the io_uring
  * executor handing back what its ring did not take, and requests the
  * fault timer releases. */
@@ -277,10 +283,11 @@ static void threads_submit_entry(struct uaio_req **reqs, int n)
  * started now, -EAGAIN if threads ran out (clone refused, no memory for
  * a stack) and none is left: submit then does the request itself, as
  * the kernel's AIO, which needs no thread, would. */
-int pool_reserve(void)
+static int threads_reserve(const struct uaio_req *req)
 {
 	bool start;
 
+	(void)req;
 	pthread_once(&tunables_once, pool_init_tunables);
 	pthread_mutex_lock(&pool.lock);
 	start = pool.nthreads == 0;
@@ -289,11 +296,6 @@ int pool_reserve(void)
 	pthread_mutex_unlock(&pool.lock);
 	return !start || spawn_worker() ? 0 : -EAGAIN;
 }
-
-const struct exec_ops exec_threads = {
-	.name = "threads",
-	.submit = threads_submit_entry,
-};
 
 void pool_atfork_prepare(void)
 {
@@ -316,3 +318,13 @@ void pool_atfork_child(void)
 	 * so that ThreadSanitizer's view of it stays right */
 	pthread_mutex_unlock(&pool.lock);
 }
+
+const struct exec_ops exec_threads = {
+	.name = "threads",
+	.reserve = threads_reserve,
+	.submit = threads_submit_entry,
+	.atfork_prepare = pool_atfork_prepare,
+	.atfork_parent = pool_atfork_parent,
+	.atfork_child = pool_atfork_child,
+	.set_limits = threads_set_limits,
+};
