@@ -4,6 +4,7 @@
  * after it is found here, and no ring memory is read before that. */
 #include "arena.h"
 #include "internal.h"
+#include "ring.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,27 +41,6 @@ static void global_init(void)
 	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(at_exit_drain);
-}
-
-static unsigned possible_cpus(void)
-{
-	static _Atomic unsigned cached;	/* relaxed: every thread computes the same */
-	unsigned n = atomic_load_explicit(&cached, memory_order_relaxed), lo, hi;
-	FILE *f;
-
-	if (n)
-		return n;
-	f = fopen("/sys/devices/system/cpu/possible", "re");
-	if (f && fscanf(f, "%u-%u", &lo, &hi) == 2)
-		n = hi + 1;
-	else
-		n = (unsigned)sysconf(_SC_NPROCESSORS_CONF);
-	n = n ? n : 1;
-	if (f) {	/* no descriptor (fds ran out): ask again next time */
-		fclose(f);
-		atomic_store_explicit(&cached, n, memory_order_relaxed);
-	}
-	return n;
 }
 
 static struct uaio_ctx *table_find(uint64_t h)
@@ -184,18 +164,6 @@ static int table_reserve(void)
 	return 0;
 }
 
-static void ring_init(struct uaio_ctx *ctx, struct uaio_ring *r)
-{
-	r->id = ctx->ring->id;
-	r->nr = ctx->nr;
-	r->head = 0;
-	r->tail = 0;
-	r->magic = UAIO_RING_MAGIC;
-	r->compat_features = 1;
-	r->incompat_features = 0;
-	r->header_length = sizeof(struct uaio_ring);
-}
-
 static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct exec_ops *ex)
 {
 	struct uaio_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -213,13 +181,9 @@ static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct
 }
 
 /* Maps a ring for ctx and enters it in the table.  Table lock held. */
-static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events)
+static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events, size_t len)
 {
-	unsigned long n = nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus();
-	size_t bytes = sizeof(struct uaio_ring) + (n * 2 + 2) * sizeof(struct io_event);
-	size_t len = (bytes + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
 	struct arena_slice s;
-	struct uaio_ring hdr;
 
 	if (quota_used + nr_events > quota_max || quota_used + nr_events < quota_used)
 		return -EAGAIN;
@@ -232,12 +196,10 @@ static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events)
 	ctx->ring = (struct uaio_ring *)s.lib;
 	ctx->ring_off = s.off;
 	ctx->ring_len = s.len;
-	ctx->nr = (unsigned)((len - sizeof(struct uaio_ring)) / sizeof(struct io_event));
+	ctx->nr = ring_entries(len);
 	ctx->handle = ctx->home = (uint64_t)(uintptr_t)s.user;
 	atomic_init(&ctx->avail, (int)ctx->nr - 1);
-	hdr.id = next_id++;
-	ctx->ring->id = hdr.id;
-	ring_init(ctx, ctx->ring);
+	ring_init(ctx->ring, next_id++, ctx->nr);
 	table[s.off / PAGE_SZ] = ctx;
 	quota_used += nr_events;
 	nlive++;
@@ -269,6 +231,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	unsigned flags = 0;
 	aio_context_t cur;
 	struct uaio_ctx *ctx;
+	size_t len;
 	int ret;
 
 	pthread_once(&once, global_init);
@@ -296,8 +259,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	ex = exec_by_name(p ? p->executor : NULL, &fallback);
 	if (!ex)
 		return -EINVAL;
-	if ((unsigned long)(nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus()) * 2 >
-	    MAX_EVENTS_BYTES / sizeof(struct io_event))
+	if (!(len = ring_len(nr_events)))
 		return -EINVAL;
 	ret = faults_parse(p && p->faults ? p->faults : getenv("UAIO_FAULTS"), &faults);
 	if (ret < 0)
@@ -316,7 +278,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		ctx->exec = &exec_threads;
 	}
 	pthread_rwlock_wrlock(&table_lock);
-	ret = ctx_install(ctx, nr_events);
+	ret = ctx_install(ctx, nr_events, len);
 	pthread_rwlock_unlock(&table_lock);
 	if (ret < 0) {
 		if (ctx->exec->ctx_fini)

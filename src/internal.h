@@ -237,9 +237,11 @@ void ctx_efd_signalled(struct uaio_ctx *ctx, unsigned n);
 void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
 		uint64_t stamp);
 void ctx_wake_all(struct uaio_ctx *ctx);
+void inflight_done(struct uaio_ctx *ctx);
+
+/* ring.c: the slots submit takes, one per request (the ring: ring.h) */
 bool slot_get(struct uaio_ctx *ctx);
 void slot_put(struct uaio_ctx *ctx);
-void inflight_done(struct uaio_ctx *ctx);
 
 /* request.c */
 struct uaio_req *req_alloc(const struct uaio_req *proto);
