@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* context.c - setup, destroy and lookup of contexts; the quota; fork and
- * exit.  The table maps arena pages to contexts; a handle is trusted only
- * after it is found here, and no ring memory is read before that. */
+/* context.c - setup and destroy of contexts, the quota; fork and exit.
+ * Lookup (ctx_get, ctx_put) is the handle table's: table.c. */
 #include "arena.h"
 #include "internal.h"
 #include "ring.h"
@@ -10,16 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-struct moved { uint64_t handle; struct uaio_ctx *ctx; struct moved *next; };
-
-/* Table lock: protects table, moved, quota_used, nlive, the arena and
- * every ctx->handle.  Readers are the lookups of every call. */
-static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct uaio_ctx **table;		/* indexed by arena page */
-static size_t table_len;
-static struct moved *moved;
-static unsigned long quota_used, quota_max;
-static unsigned long nlive;
+/* Under the table lock (table.c): */
+static unsigned long quota_used, quota_max;	/* nr_events of live contexts, and the limit */
 static unsigned next_id;
 static struct uaio_stats retired;	/* counters of destroyed contexts */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -43,89 +34,6 @@ static void global_init(void)
 	atexit(at_exit_drain);
 }
 
-static struct uaio_ctx *table_find(uint64_t h)
-{
-	long page = arena_user_page(h);
-	struct uaio_ctx *ctx;
-
-	if (page >= 0 && (size_t)page < table_len) {
-		ctx = table[page];
-		if (ctx && ctx->handle == h)
-			return ctx;
-	}
-	for (struct moved *m = moved; m; m = m->next)
-		if (m->handle == h)
-			return m->ctx;
-	return NULL;
-}
-
-/* The ring was moved by mremap: adopt the new address as the handle. */
-static struct uaio_ctx *adopt_moved(uint64_t h)
-{
-	long page = arena_resolve_moved(h);
-	struct uaio_ctx *ctx;
-	struct moved *m, **pp;
-
-	if (page < 0 || (size_t)page >= table_len || !(ctx = table[page]))
-		return NULL;
-	if (ctx->ring_off / PAGE_SZ != (size_t)page || atomic_load(&ctx->dead))
-		return NULL;
-	for (pp = &moved; (m = *pp); pp = &m->next)
-		if (m->ctx == ctx) {
-			*pp = m->next;
-			free(m);
-			break;
-		}
-	if (h != ctx->home) {
-		m = malloc(sizeof(*m));
-		if (!m)
-			return NULL;
-		m->handle = h;
-		m->ctx = ctx;
-		m->next = moved;
-		moved = m;
-	}
-	ctx->handle = h;
-	return ctx;
-}
-
-struct uaio_ctx *ctx_get(aio_context_t h)
-{
-	struct uaio_ctx *ctx;
-
-	if (!h)
-		return NULL;
-	pthread_rwlock_rdlock(&table_lock);
-	ctx = table_find(h);
-	if (ctx && !atomic_load(&ctx->dead))
-		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed); /* table holds one */
-	else
-		ctx = NULL;
-	pthread_rwlock_unlock(&table_lock);
-	if (ctx || !table)
-		return ctx;
-	pthread_rwlock_wrlock(&table_lock);	/* slow path: a moved ring? */
-	ctx = adopt_moved(h);
-	if (ctx)
-		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
-	pthread_rwlock_unlock(&table_lock);
-	return ctx;
-}
-
-void ctx_put(struct uaio_ctx *ctx)
-{
-	/* acq_rel: the last owner must see every other owner's writes. */
-	if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	pthread_mutex_destroy(&ctx->post_lock);
-	pthread_mutex_destroy(&ctx->reap_lock);
-	pthread_mutex_destroy(&ctx->active_lock);
-	/* relaxed: the last reference; nobody else can see ctx any more. */
-	free(atomic_load_explicit(&ctx->xs, memory_order_relaxed));
-	faults_free(ctx->faults);
-	free(ctx);
-}
-
 /* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
  * auto).  auto takes io_uring where it works (probed once per process) and
  * sets *fallback: if the ring cannot be had for this context after all,
@@ -146,22 +54,6 @@ static const struct exec_ops *exec_by_name(const char *name, bool *fallback)
 	if (!strcmp(name, "uring"))
 		return &exec_uring;
 	return NULL;
-}
-
-static int table_reserve(void)
-{
-	size_t want = arena_pages();
-	struct uaio_ctx **t;
-
-	if (want <= table_len)
-		return 0;
-	t = realloc(table, want * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t + table_len, 0, (want - table_len) * sizeof(*t));
-	table = t;
-	table_len = want;
-	return 0;
 }
 
 static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct exec_ops *ex)
@@ -200,27 +92,18 @@ static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events, size_t len)
 	ctx->handle = ctx->home = (uint64_t)(uintptr_t)s.user;
 	atomic_init(&ctx->avail, (int)ctx->nr - 1);
 	ring_init(ctx->ring, next_id++, ctx->nr);
-	table[s.off / PAGE_SZ] = ctx;
+	table_enter(ctx);
 	quota_used += nr_events;
-	nlive++;
 	return 0;
 }
 
 static void ctx_uninstall(struct uaio_ctx *ctx)
 {
 	struct arena_slice s = { ctx->ring_off, ctx->ring_len, (char *)ctx->ring, NULL };
-	struct moved *m, **pp;
 
-	for (pp = &moved; (m = *pp); pp = &m->next)
-		if (m->ctx == ctx) {
-			*pp = m->next;
-			free(m);
-			break;
-		}
-	table[ctx->ring_off / PAGE_SZ] = NULL;
+	table_remove(ctx);
 	arena_free(&s, ctx->handle);
 	quota_used -= ctx->max_reqs;
-	nlive--;
 }
 
 static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
@@ -277,9 +160,9 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		}
 		ctx->exec = &exec_threads;
 	}
-	pthread_rwlock_wrlock(&table_lock);
+	table_wrlock();
 	ret = ctx_install(ctx, nr_events, len);
-	pthread_rwlock_unlock(&table_lock);
+	table_unlock();
 	if (ret < 0) {
 		if (ctx->exec->ctx_fini)
 			ctx->exec->ctx_fini(ctx);
@@ -378,11 +261,11 @@ static int do_destroy(aio_context_t h)
 		faults_forget(ctx);	/* delayed requests, all cancelled by now */
 	wait_files(ctx);
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
-	pthread_rwlock_wrlock(&table_lock);
+	table_wrlock();
 	ctx_uninstall(ctx);
 	stats_add_ctx(&retired, ctx);	/* its counts stay in the process totals */
 	ctx->ring_gone = true;	/* ctx->ring stays a valid address: the library's view is never unmapped */
-	pthread_rwlock_unlock(&table_lock);
+	table_unlock();
 	pthread_mutex_unlock(&ctx->reap_lock);
 	if (ctx->exec->ctx_fini)
 		ctx->exec->ctx_fini(ctx);	/* nothing of ours is in flight any more */
@@ -404,6 +287,11 @@ UAIO_API const char *uaio_executor_name(aio_context_t h)
 	return name;
 }
 
+static void add_live(struct uaio_ctx *ctx, void *st)
+{
+	stats_add_ctx(st, ctx);
+}
+
 /* Errors: -EINVAL unknown context; -EFAULT st not writable. */
 UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 {
@@ -417,13 +305,11 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 		stats_add_ctx(&s, ctx);
 		ctx_put(ctx);
 	} else {
-		pthread_rwlock_rdlock(&table_lock);
+		table_rdlock();
 		s = retired;
-		for (size_t i = 0; i < table_len; i++)
-			if (table[i])
-				stats_add_ctx(&s, table[i]);
-		s.contexts = nlive;
-		pthread_rwlock_unlock(&table_lock);
+		table_each_locked(add_live, &s);
+		s.contexts = table_live();
+		table_unlock();
 		s.workers = atomic_load_explicit(&g_workers, memory_order_relaxed);
 	}
 	stats_finish(&s, h == 0);
@@ -439,20 +325,12 @@ _Atomic int g_exiting;
 
 static void at_exit_drain(void)
 {
-	struct uaio_ctx **all = NULL;
-	size_t n = 0;
+	struct uaio_ctx **all;
+	size_t n;
 
 	/* relaxed: workers poll it every slice. */
 	atomic_store_explicit(&g_exiting, 1, memory_order_relaxed);
-	pthread_rwlock_rdlock(&table_lock);
-	if (nlive)
-		all = malloc(nlive * sizeof(*all));
-	for (size_t i = 0; all && i < table_len; i++)
-		if (table[i]) {
-			atomic_fetch_add_explicit(&table[i]->refs, 1, memory_order_relaxed);
-			all[n++] = table[i];
-		}
-	pthread_rwlock_unlock(&table_lock);
+	all = table_hold_all(&n);
 	for (size_t i = 0; i < n; i++) {
 		ctx_cancel_all(all[i], true);
 		wait_inflight(all[i], true);
@@ -485,17 +363,10 @@ static void atfork_parent(void)
  * every context, so their handles answer -EINVAL, and starts afresh.  The
  * old contexts' memory stays allocated (other threads of the parent may
  * have held their locks; nothing in the child may touch them). */
-static struct uaio_ctx **volatile orphaned_table;	/* volatile: kept, so leak checkers see it reachable */
 static void atfork_child(void)
 {
-	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
-
-	orphaned_table = table;
-	table = NULL;
-	table_len = 0;
-	moved = NULL;
+	table_atfork_child();
 	quota_used = 0;
-	nlive = 0;
 	arena_atfork_child();
 	ua_atfork_child();
 	report_atfork_child();
@@ -506,5 +377,4 @@ static void atfork_child(void)
 	uring_atfork_child();
 	fref_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
-	memcpy(&table_lock, &fresh, sizeof(fresh));	/* another thread may have held it */
 }

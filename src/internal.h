@@ -184,9 +184,22 @@ struct exec_ops {
 extern const struct exec_ops exec_threads;
 extern const struct exec_ops exec_uring;
 
-/* context.c */
+/* table.c: the handle table.  Its lock also protects the arena and
+ * context.c's quota. */
 struct uaio_ctx *ctx_get(aio_context_t h);
 void ctx_put(struct uaio_ctx *ctx);
+void table_rdlock(void);
+void table_wrlock(void);
+void table_unlock(void);
+int table_reserve(void);
+void table_enter(struct uaio_ctx *ctx);
+void table_remove(struct uaio_ctx *ctx);
+unsigned long table_live(void);
+void table_each_locked(void (*fn)(struct uaio_ctx *ctx, void *arg), void *arg);
+struct uaio_ctx **table_hold_all(size_t *n);
+void table_atfork_child(void);
+
+/* context.c */
 extern _Atomic unsigned long long g_workers;
 extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
 
