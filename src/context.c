@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* context.c - setup and destroy of contexts, the quota; fork and exit.
- * Lookup (ctx_get, ctx_put) is the handle table's: table.c. */
+/* context.c - setup and destroy of contexts, the quota, and the process's
+ * statistics.  Lookup (ctx_get, ctx_put) is the handle table's (table.c);
+ * what runs once per process, at fork and at exit is process.c's. */
 #include "arena.h"
 #include "internal.h"
 #include "ring.h"
@@ -10,29 +11,10 @@
 #include <unistd.h>
 
 /* Under the table lock (table.c): */
-static unsigned long quota_used, quota_max;	/* nr_events of live contexts, and the limit */
+static unsigned long quota_used;	/* nr_events of live contexts (limit: UAIO_MAX_NR) */
 static unsigned next_id;
 static struct uaio_stats retired;	/* counters of destroyed contexts */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool checks_default = true;
-static bool async_writes_default;	/* UAIO_ASYNC_WRITES=1 */
 _Atomic unsigned long long g_workers;	/* live workers; relaxed, statistics only */
-
-static void at_exit_drain(void);
-static void atfork_prepare(void);
-static void atfork_parent(void);
-static void atfork_child(void);
-
-static void global_init(void)
-{
-	quota_max = (unsigned long)env_long("UAIO_MAX_NR", 65536);
-	checks_default = env_long("UAIO_NOCHECK", 0) == 0;
-	g_stats_default = env_long("UAIO_STATS", 1) != 0;
-	async_writes_default = env_long("UAIO_ASYNC_WRITES", 0) != 0;
-	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	atexit(at_exit_drain);
-}
 
 /* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
  * auto).  auto takes io_uring where it works (probed once per process) and
@@ -77,7 +59,7 @@ static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events, size_t len)
 {
 	struct arena_slice s;
 
-	if (quota_used + nr_events > quota_max || quota_used + nr_events < quota_used)
+	if (quota_used + nr_events > config()->max_nr || quota_used + nr_events < quota_used)
 		return -EAGAIN;
 	if (arena_alloc(len, &s) < 0)
 		return -ENOMEM;
@@ -117,14 +99,14 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	size_t len;
 	int ret;
 
-	pthread_once(&once, global_init);
+	process_init();
 	if (p)
 		flags = p->flags;
-	if (!checks_default)
+	if (!config()->checks)
 		flags |= UAIO_F_NOCHECK;
 	if (!g_stats_default)
 		flags |= UAIO_F_NOSTATS;
-	if (async_writes_default)
+	if (config()->async_writes)
 		flags |= UAIO_F_ASYNC_WRITES;
 	if (ua_read(!(flags & UAIO_F_NOCHECK), &cur, (uint64_t)(uintptr_t)ctxp, sizeof(cur)) < 0)
 		return -EFAULT;
@@ -144,7 +126,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		return -EINVAL;
 	if (!(len = ring_len(nr_events)))
 		return -EINVAL;
-	ret = faults_parse(p && p->faults ? p->faults : getenv("UAIO_FAULTS"), &faults);
+	ret = faults_parse(p && p->faults ? p->faults : config_faults(), &faults);
 	if (ret < 0)
 		return ret;
 	ctx = ctx_new(nr_events, flags, ex);
@@ -318,63 +300,18 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 	return 0;
 }
 
-/* exit(): finish what is in flight, as the kernel's exit_aio does.  Waits
- * for requests on the pool; requests waiting for readiness (pipes, POLL)
- * could wait for ever and are cancelled. */
-_Atomic int g_exiting;
-
-static void at_exit_drain(void)
+/* exit(): cancels what waits for readiness (it could wait for ever) and
+ * waits for the rest. */
+void ctx_drain(struct uaio_ctx *ctx)
 {
-	struct uaio_ctx **all;
-	size_t n;
-
-	/* relaxed: workers poll it every slice. */
-	atomic_store_explicit(&g_exiting, 1, memory_order_relaxed);
-	all = table_hold_all(&n);
-	for (size_t i = 0; i < n; i++) {
-		ctx_cancel_all(all[i], true);
-		wait_inflight(all[i], true);
-		ctx_put(all[i]);
-	}
-	free(all);
+	ctx_cancel_all(ctx, true);
+	wait_inflight(ctx, true);
 }
 
-/* The table lock is not held across fork: the child drops the table and
- * the arena's state without reading them (orphaned), and a rwlock cannot
- * be unlocked by the child (glibc ties a writer to its thread id, which
- * fork changes), so it is written afresh there. */
-static void atfork_prepare(void)
+/* In a forked child, after table_atfork_child: no context is live. */
+void ctx_atfork_child(void)
 {
-	uring_atfork_prepare();
-	pool_atfork_prepare();
-	poller_atfork_prepare();
-	fref_atfork_prepare();
-}
-
-static void atfork_parent(void)
-{
-	fref_atfork_parent();
-	poller_atfork_parent();
-	pool_atfork_parent();
-	uring_atfork_parent();
-}
-
-/* The child inherits no ring (MADV_DONTFORK) and no uaio thread: it forgets
- * every context, so their handles answer -EINVAL, and starts afresh.  The
- * old contexts' memory stays allocated (other threads of the parent may
- * have held their locks; nothing in the child may touch them). */
-static void atfork_child(void)
-{
-	table_atfork_child();
 	quota_used = 0;
-	arena_atfork_child();
-	ua_atfork_child();
-	report_atfork_child();
 	memset(&retired, 0, sizeof(retired));	/* the child's statistics start afresh */
-	stats_atfork_child();
-	pool_atfork_child();
-	poller_atfork_child();
-	uring_atfork_child();
-	fref_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
 }

@@ -296,18 +296,6 @@ static bool deadline_from(const struct timespec *t, struct timespec *abs, bool *
 	return true;
 }
 
-static unsigned spin_ns(void)
-{
-	static _Atomic long v = -1;	/* relaxed: every thread computes the same value */
-	long x = atomic_load_explicit(&v, memory_order_relaxed);
-
-	if (x < 0) {
-		x = env_long("UAIO_SPIN_US", 30) * 1000;
-		atomic_store_explicit(&v, x, memory_order_relaxed);
-	}
-	return (unsigned)x;
-}
-
 /* Spins briefly for an event: waking a sleeping thread costs ~100 us on a
  * virtual CPU, far more than most completions take to arrive.  The budget
  * adapts: it halves after a spin that found nothing (a disk-bound load,
@@ -315,7 +303,7 @@ static unsigned spin_ns(void)
  * UAIO_SPIN_US, after one that did. */
 static void spin_for_event(struct uaio_ctx *ctx)
 {
-	unsigned max = spin_ns(), limit;
+	unsigned max = (unsigned)config_spin_ns(), limit;
 	struct timespec t0, t;
 
 	if (!max)

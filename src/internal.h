@@ -201,7 +201,31 @@ void table_atfork_child(void);
 
 /* context.c */
 extern _Atomic unsigned long long g_workers;
+void ctx_drain(struct uaio_ctx *ctx);
+void ctx_atfork_child(void);
+
+/* process.c: once per process, from the first setup: the configuration,
+ * the fork handlers and the exit-time drain */
+void process_init(void);
 extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
+
+/* config.c: the settings from the environment; config.c says when each
+ * is read.  These are read at the first setup (config()). */
+struct config {
+	unsigned long max_nr;	/* UAIO_MAX_NR: the quota of nr_events (65536) */
+	bool checks;		/* !UAIO_NOCHECK: pointers are checked */
+	bool stats;		/* UAIO_STATS != 0: latency statistics */
+	bool async_writes;	/* UAIO_ASYNC_WRITES != 0: buffered writes offloaded */
+	unsigned threads;	/* UAIO_THREADS: the pool's cap; 0: the default */
+};
+const struct config *config(void);
+long config_spin_ns(void);
+long config_idle_ms(void);
+const char *config_executor(void);
+const char *config_faults(void);
+bool config_faults_verbose(void);
+const char *config_report(void);
+const char *config_uaccess(void);
 
 /* The uaio_* calls are not pthread cancellation points, as the kernel's
  * io_* calls are not (libaio makes them with syscall()): a thread
