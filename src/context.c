@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
 /* Under the table lock (table.c): */
 static unsigned long quota_used;	/* nr_events of live contexts (limit: UAIO_MAX_NR) */
@@ -173,43 +173,32 @@ UAIO_API int uaio_setup(unsigned nr_events, aio_context_t *ctxp)
 	return uaio_setup_params(nr_events, NULL, ctxp);
 }
 
-static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
+/* What wait_counter does about requests that arrive while it waits. */
+enum late { LATE_WAIT, LATE_CANCEL, LATE_CANCEL_WAITING };
+
+/* Sleeps until *count is 0, looking again every slice_ms; with LATE_CANCEL*
+ * each look first cancels late arrivals (ctx_cancel_all, all or only those
+ * waiting for readiness). */
+static void wait_counter(struct uaio_ctx *ctx, _Atomic uint32_t *count, long slice_ms,
+			 enum late late)
 {
 	uint32_t v;
 
-	/* acquire: pairs with inflight_done's release, so every event and
-	 * buffer write of a finished request is visible once we see zero. */
-	while ((v = atomic_load_explicit(&ctx->inflight, memory_order_acquire)) != 0) {
+	/* acquire: pairs with the release of whoever drops the count
+	 * (inflight_done: its event and buffer writes; req_file_drop: its
+	 * close), so all of that is visible once we see zero. */
+	while ((v = atomic_load_explicit(count, memory_order_acquire)) != 0) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
+		ts.tv_nsec += slice_ms * 1000 * 1000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		futex_wait_abs(&ctx->inflight, v, &ts, true);
-		ctx_cancel_all(ctx, waiting_only);	/* catch late arrivals */
-	}
-}
-
-/* Waits until the context's finished requests have dropped their file
- * references (each does so right after its event). */
-static void wait_files(struct uaio_ctx *ctx)
-{
-	uint32_t v;
-
-	/* acquire: pairs with req_file_drop's release (the close is done). */
-	while ((v = atomic_load_explicit(&ctx->files, memory_order_acquire)) != 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 10 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		futex_wait_abs(&ctx->files, v, &ts, true);
+		futex_wait_abs(count, v, &ts, true);
+		if (late != LATE_WAIT)	/* catch late arrivals */
+			ctx_cancel_all(ctx, late == LATE_CANCEL_WAITING);
 	}
 }
 
@@ -238,10 +227,12 @@ static int do_destroy(aio_context_t h)
 	}
 	ctx_wake_all(ctx);
 	ctx_cancel_all(ctx, false);
-	wait_inflight(ctx, false);
+	wait_counter(ctx, &ctx->inflight, 50, LATE_CANCEL);
 	if (ctx->faults)
 		faults_forget(ctx);	/* delayed requests, all cancelled by now */
-	wait_files(ctx);
+	/* Finished requests drop their file references just after their
+	 * event: wait for that too, as the kernel's destroy does for its fputs. */
+	wait_counter(ctx, &ctx->files, 10, LATE_WAIT);
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
 	table_wrlock();
 	ctx_uninstall(ctx);
@@ -305,7 +296,7 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 void ctx_drain(struct uaio_ctx *ctx)
 {
 	ctx_cancel_all(ctx, true);
-	wait_inflight(ctx, true);
+	wait_counter(ctx, &ctx->inflight, 50, LATE_CANCEL_WAITING);
 }
 
 /* In a forked child, after table_atfork_child: no context is live. */
