@@ -1,150 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* context.c - setup, destroy and lookup of contexts; the quota; fork and
- * exit.  The table maps arena pages to contexts; a handle is trusted only
- * after it is found here, and no ring memory is read before that. */
+/* context.c - setup and destroy of contexts, the quota, and the process's
+ * statistics.  Lookup (ctx_get, ctx_put) is the handle table's (table.c);
+ * what runs once per process, at fork and at exit is process.c's. */
 #include "arena.h"
 #include "internal.h"
+#include "ring.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <time.h>
 
-struct moved { uint64_t handle; struct uaio_ctx *ctx; struct moved *next; };
-
-/* Table lock: protects table, moved, quota_used, nlive, the arena and
- * every ctx->handle.  Readers are the lookups of every call. */
-static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct uaio_ctx **table;		/* indexed by arena page */
-static size_t table_len;
-static struct moved *moved;
-static unsigned long quota_used, quota_max;
-static unsigned long nlive;
+/* Under the table lock (table.c): */
+static unsigned long quota_used;	/* nr_events of live contexts (limit: UAIO_MAX_NR) */
 static unsigned next_id;
 static struct uaio_stats retired;	/* counters of destroyed contexts */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool checks_default = true;
-static bool async_writes_default;	/* UAIO_ASYNC_WRITES=1 */
 _Atomic unsigned long long g_workers;	/* live workers; relaxed, statistics only */
-
-static void at_exit_drain(void);
-static void atfork_prepare(void);
-static void atfork_parent(void);
-static void atfork_child(void);
-
-static void global_init(void)
-{
-	quota_max = (unsigned long)env_long("UAIO_MAX_NR", 65536);
-	checks_default = env_long("UAIO_NOCHECK", 0) == 0;
-	g_stats_default = env_long("UAIO_STATS", 1) != 0;
-	async_writes_default = env_long("UAIO_ASYNC_WRITES", 0) != 0;
-	pool_set_cap((unsigned)env_long("UAIO_THREADS", 0));
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	atexit(at_exit_drain);
-}
-
-static unsigned possible_cpus(void)
-{
-	static _Atomic unsigned cached;	/* relaxed: every thread computes the same */
-	unsigned n = atomic_load_explicit(&cached, memory_order_relaxed), lo, hi;
-	FILE *f;
-
-	if (n)
-		return n;
-	f = fopen("/sys/devices/system/cpu/possible", "re");
-	if (f && fscanf(f, "%u-%u", &lo, &hi) == 2)
-		n = hi + 1;
-	else
-		n = (unsigned)sysconf(_SC_NPROCESSORS_CONF);
-	n = n ? n : 1;
-	if (f) {	/* no descriptor (fds ran out): ask again next time */
-		fclose(f);
-		atomic_store_explicit(&cached, n, memory_order_relaxed);
-	}
-	return n;
-}
-
-static struct uaio_ctx *table_find(uint64_t h)
-{
-	long page = arena_user_page(h);
-	struct uaio_ctx *ctx;
-
-	if (page >= 0 && (size_t)page < table_len) {
-		ctx = table[page];
-		if (ctx && ctx->handle == h)
-			return ctx;
-	}
-	for (struct moved *m = moved; m; m = m->next)
-		if (m->handle == h)
-			return m->ctx;
-	return NULL;
-}
-
-/* The ring was moved by mremap: adopt the new address as the handle. */
-static struct uaio_ctx *adopt_moved(uint64_t h)
-{
-	long page = arena_resolve_moved(h);
-	struct uaio_ctx *ctx;
-	struct moved *m, **pp;
-
-	if (page < 0 || (size_t)page >= table_len || !(ctx = table[page]))
-		return NULL;
-	if (ctx->ring_off / PAGE_SZ != (size_t)page || atomic_load(&ctx->dead))
-		return NULL;
-	for (pp = &moved; (m = *pp); pp = &m->next)
-		if (m->ctx == ctx) {
-			*pp = m->next;
-			free(m);
-			break;
-		}
-	if (h != ctx->home) {
-		m = malloc(sizeof(*m));
-		if (!m)
-			return NULL;
-		m->handle = h;
-		m->ctx = ctx;
-		m->next = moved;
-		moved = m;
-	}
-	ctx->handle = h;
-	return ctx;
-}
-
-struct uaio_ctx *ctx_get(aio_context_t h)
-{
-	struct uaio_ctx *ctx;
-
-	if (!h)
-		return NULL;
-	pthread_rwlock_rdlock(&table_lock);
-	ctx = table_find(h);
-	if (ctx && !atomic_load(&ctx->dead))
-		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed); /* table holds one */
-	else
-		ctx = NULL;
-	pthread_rwlock_unlock(&table_lock);
-	if (ctx || !table)
-		return ctx;
-	pthread_rwlock_wrlock(&table_lock);	/* slow path: a moved ring? */
-	ctx = adopt_moved(h);
-	if (ctx)
-		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
-	pthread_rwlock_unlock(&table_lock);
-	return ctx;
-}
-
-void ctx_put(struct uaio_ctx *ctx)
-{
-	/* acq_rel: the last owner must see every other owner's writes. */
-	if (atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	pthread_mutex_destroy(&ctx->post_lock);
-	pthread_mutex_destroy(&ctx->reap_lock);
-	pthread_mutex_destroy(&ctx->active_lock);
-	/* relaxed: the last reference; nobody else can see ctx any more. */
-	free(atomic_load_explicit(&ctx->xs, memory_order_relaxed));
-	faults_free(ctx->faults);
-	free(ctx);
-}
 
 /* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
  * auto).  auto takes io_uring where it works (probed once per process) and
@@ -168,34 +38,6 @@ static const struct exec_ops *exec_by_name(const char *name, bool *fallback)
 	return NULL;
 }
 
-static int table_reserve(void)
-{
-	size_t want = arena_pages();
-	struct uaio_ctx **t;
-
-	if (want <= table_len)
-		return 0;
-	t = realloc(table, want * sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t + table_len, 0, (want - table_len) * sizeof(*t));
-	table = t;
-	table_len = want;
-	return 0;
-}
-
-static void ring_init(struct uaio_ctx *ctx, struct uaio_ring *r)
-{
-	r->id = ctx->ring->id;
-	r->nr = ctx->nr;
-	r->head = 0;
-	r->tail = 0;
-	r->magic = UAIO_RING_MAGIC;
-	r->compat_features = 1;
-	r->incompat_features = 0;
-	r->header_length = sizeof(struct uaio_ring);
-}
-
 static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct exec_ops *ex)
 {
 	struct uaio_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -213,15 +55,11 @@ static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct
 }
 
 /* Maps a ring for ctx and enters it in the table.  Table lock held. */
-static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events)
+static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events, size_t len)
 {
-	unsigned long n = nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus();
-	size_t bytes = sizeof(struct uaio_ring) + (n * 2 + 2) * sizeof(struct io_event);
-	size_t len = (bytes + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
 	struct arena_slice s;
-	struct uaio_ring hdr;
 
-	if (quota_used + nr_events > quota_max || quota_used + nr_events < quota_used)
+	if (quota_used + nr_events > config()->max_nr || quota_used + nr_events < quota_used)
 		return -EAGAIN;
 	if (arena_alloc(len, &s) < 0)
 		return -ENOMEM;
@@ -232,33 +70,22 @@ static int ctx_install(struct uaio_ctx *ctx, unsigned nr_events)
 	ctx->ring = (struct uaio_ring *)s.lib;
 	ctx->ring_off = s.off;
 	ctx->ring_len = s.len;
-	ctx->nr = (unsigned)((len - sizeof(struct uaio_ring)) / sizeof(struct io_event));
+	ctx->nr = ring_entries(len);
 	ctx->handle = ctx->home = (uint64_t)(uintptr_t)s.user;
 	atomic_init(&ctx->avail, (int)ctx->nr - 1);
-	hdr.id = next_id++;
-	ctx->ring->id = hdr.id;
-	ring_init(ctx, ctx->ring);
-	table[s.off / PAGE_SZ] = ctx;
+	ring_init(ctx->ring, next_id++, ctx->nr);
+	table_enter(ctx);
 	quota_used += nr_events;
-	nlive++;
 	return 0;
 }
 
 static void ctx_uninstall(struct uaio_ctx *ctx)
 {
 	struct arena_slice s = { ctx->ring_off, ctx->ring_len, (char *)ctx->ring, NULL };
-	struct moved *m, **pp;
 
-	for (pp = &moved; (m = *pp); pp = &m->next)
-		if (m->ctx == ctx) {
-			*pp = m->next;
-			free(m);
-			break;
-		}
-	table[ctx->ring_off / PAGE_SZ] = NULL;
+	table_remove(ctx);
 	arena_free(&s, ctx->handle);
 	quota_used -= ctx->max_reqs;
-	nlive--;
 }
 
 static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_context_t *ctxp)
@@ -269,16 +96,17 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	unsigned flags = 0;
 	aio_context_t cur;
 	struct uaio_ctx *ctx;
+	size_t len;
 	int ret;
 
-	pthread_once(&once, global_init);
+	process_init();
 	if (p)
 		flags = p->flags;
-	if (!checks_default)
+	if (!config()->checks)
 		flags |= UAIO_F_NOCHECK;
 	if (!g_stats_default)
 		flags |= UAIO_F_NOSTATS;
-	if (async_writes_default)
+	if (config()->async_writes)
 		flags |= UAIO_F_ASYNC_WRITES;
 	if (ua_read(!(flags & UAIO_F_NOCHECK), &cur, (uint64_t)(uintptr_t)ctxp, sizeof(cur)) < 0)
 		return -EFAULT;
@@ -296,10 +124,9 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 	ex = exec_by_name(p ? p->executor : NULL, &fallback);
 	if (!ex)
 		return -EINVAL;
-	if ((unsigned long)(nr_events > 4 * possible_cpus() ? nr_events : 4 * possible_cpus()) * 2 >
-	    MAX_EVENTS_BYTES / sizeof(struct io_event))
+	if (!(len = ring_len(nr_events)))
 		return -EINVAL;
-	ret = faults_parse(p && p->faults ? p->faults : getenv("UAIO_FAULTS"), &faults);
+	ret = faults_parse(p && p->faults ? p->faults : config_faults(), &faults);
 	if (ret < 0)
 		return ret;
 	ctx = ctx_new(nr_events, flags, ex);
@@ -315,9 +142,9 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		}
 		ctx->exec = &exec_threads;
 	}
-	pthread_rwlock_wrlock(&table_lock);
-	ret = ctx_install(ctx, nr_events);
-	pthread_rwlock_unlock(&table_lock);
+	table_wrlock();
+	ret = ctx_install(ctx, nr_events, len);
+	table_unlock();
 	if (ret < 0) {
 		if (ctx->exec->ctx_fini)
 			ctx->exec->ctx_fini(ctx);
@@ -346,43 +173,32 @@ UAIO_API int uaio_setup(unsigned nr_events, aio_context_t *ctxp)
 	return uaio_setup_params(nr_events, NULL, ctxp);
 }
 
-static void wait_inflight(struct uaio_ctx *ctx, bool waiting_only)
+/* What wait_counter does about requests that arrive while it waits. */
+enum late { LATE_WAIT, LATE_CANCEL, LATE_CANCEL_WAITING };
+
+/* Sleeps until *count is 0, looking again every slice_ms; with LATE_CANCEL*
+ * each look first cancels late arrivals (ctx_cancel_all, all or only those
+ * waiting for readiness). */
+static void wait_counter(struct uaio_ctx *ctx, _Atomic uint32_t *count, long slice_ms,
+			 enum late late)
 {
 	uint32_t v;
 
-	/* acquire: pairs with inflight_done's release, so every event and
-	 * buffer write of a finished request is visible once we see zero. */
-	while ((v = atomic_load_explicit(&ctx->inflight, memory_order_acquire)) != 0) {
+	/* acquire: pairs with the release of whoever drops the count
+	 * (inflight_done: its event and buffer writes; req_file_drop: its
+	 * close), so all of that is visible once we see zero. */
+	while ((v = atomic_load_explicit(count, memory_order_acquire)) != 0) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
+		ts.tv_nsec += slice_ms * 1000 * 1000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		futex_wait_abs(&ctx->inflight, v, &ts, true);
-		ctx_cancel_all(ctx, waiting_only);	/* catch late arrivals */
-	}
-}
-
-/* Waits until the context's finished requests have dropped their file
- * references (each does so right after its event). */
-static void wait_files(struct uaio_ctx *ctx)
-{
-	uint32_t v;
-
-	/* acquire: pairs with req_file_drop's release (the close is done). */
-	while ((v = atomic_load_explicit(&ctx->files, memory_order_acquire)) != 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 10 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		futex_wait_abs(&ctx->files, v, &ts, true);
+		futex_wait_abs(count, v, &ts, true);
+		if (late != LATE_WAIT)	/* catch late arrivals */
+			ctx_cancel_all(ctx, late == LATE_CANCEL_WAITING);
 	}
 }
 
@@ -411,16 +227,18 @@ static int do_destroy(aio_context_t h)
 	}
 	ctx_wake_all(ctx);
 	ctx_cancel_all(ctx, false);
-	wait_inflight(ctx, false);
+	wait_counter(ctx, &ctx->inflight, 50, LATE_CANCEL);
 	if (ctx->faults)
 		faults_forget(ctx);	/* delayed requests, all cancelled by now */
-	wait_files(ctx);
+	/* Finished requests drop their file references just after their
+	 * event: wait for that too, as the kernel's destroy does for its fputs. */
+	wait_counter(ctx, &ctx->files, 10, LATE_WAIT);
 	pthread_mutex_lock(&ctx->reap_lock);	/* no reader is inside the ring */
-	pthread_rwlock_wrlock(&table_lock);
+	table_wrlock();
 	ctx_uninstall(ctx);
 	stats_add_ctx(&retired, ctx);	/* its counts stay in the process totals */
 	ctx->ring_gone = true;	/* ctx->ring stays a valid address: the library's view is never unmapped */
-	pthread_rwlock_unlock(&table_lock);
+	table_unlock();
 	pthread_mutex_unlock(&ctx->reap_lock);
 	if (ctx->exec->ctx_fini)
 		ctx->exec->ctx_fini(ctx);	/* nothing of ours is in flight any more */
@@ -442,6 +260,11 @@ UAIO_API const char *uaio_executor_name(aio_context_t h)
 	return name;
 }
 
+static void add_live(struct uaio_ctx *ctx, void *st)
+{
+	stats_add_ctx(st, ctx);
+}
+
 /* Errors: -EINVAL unknown context; -EFAULT st not writable. */
 UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 {
@@ -455,13 +278,11 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 		stats_add_ctx(&s, ctx);
 		ctx_put(ctx);
 	} else {
-		pthread_rwlock_rdlock(&table_lock);
+		table_rdlock();
 		s = retired;
-		for (size_t i = 0; i < table_len; i++)
-			if (table[i])
-				stats_add_ctx(&s, table[i]);
-		s.contexts = nlive;
-		pthread_rwlock_unlock(&table_lock);
+		table_each_locked(add_live, &s);
+		s.contexts = table_live();
+		table_unlock();
 		s.workers = atomic_load_explicit(&g_workers, memory_order_relaxed);
 	}
 	stats_finish(&s, h == 0);
@@ -470,79 +291,18 @@ UAIO_API int uaio_stats(aio_context_t h, struct uaio_stats *st)
 	return 0;
 }
 
-/* exit(): finish what is in flight, as the kernel's exit_aio does.  Waits
- * for requests on the pool; requests waiting for readiness (pipes, POLL)
- * could wait for ever and are cancelled. */
-_Atomic int g_exiting;
-
-static void at_exit_drain(void)
+/* exit(): cancels what waits for readiness (it could wait for ever) and
+ * waits for the rest. */
+void ctx_drain(struct uaio_ctx *ctx)
 {
-	struct uaio_ctx **all = NULL;
-	size_t n = 0;
-
-	/* relaxed: workers poll it every slice. */
-	atomic_store_explicit(&g_exiting, 1, memory_order_relaxed);
-	pthread_rwlock_rdlock(&table_lock);
-	if (nlive)
-		all = malloc(nlive * sizeof(*all));
-	for (size_t i = 0; all && i < table_len; i++)
-		if (table[i]) {
-			atomic_fetch_add_explicit(&table[i]->refs, 1, memory_order_relaxed);
-			all[n++] = table[i];
-		}
-	pthread_rwlock_unlock(&table_lock);
-	for (size_t i = 0; i < n; i++) {
-		ctx_cancel_all(all[i], true);
-		wait_inflight(all[i], true);
-		ctx_put(all[i]);
-	}
-	free(all);
+	ctx_cancel_all(ctx, true);
+	wait_counter(ctx, &ctx->inflight, 50, LATE_CANCEL_WAITING);
 }
 
-/* The table lock is not held across fork: the child drops the table and
- * the arena's state without reading them (orphaned), and a rwlock cannot
- * be unlocked by the child (glibc ties a writer to its thread id, which
- * fork changes), so it is written afresh there. */
-static void atfork_prepare(void)
+/* In a forked child, after table_atfork_child: no context is live. */
+void ctx_atfork_child(void)
 {
-	uring_atfork_prepare();
-	pool_atfork_prepare();
-	poller_atfork_prepare();
-	fref_atfork_prepare();
-}
-
-static void atfork_parent(void)
-{
-	fref_atfork_parent();
-	poller_atfork_parent();
-	pool_atfork_parent();
-	uring_atfork_parent();
-}
-
-/* The child inherits no ring (MADV_DONTFORK) and no uaio thread: it forgets
- * every context, so their handles answer -EINVAL, and starts afresh.  The
- * old contexts' memory stays allocated (other threads of the parent may
- * have held their locks; nothing in the child may touch them). */
-static struct uaio_ctx **volatile orphaned_table;	/* volatile: kept, so leak checkers see it reachable */
-static void atfork_child(void)
-{
-	pthread_rwlock_t fresh = PTHREAD_RWLOCK_INITIALIZER;
-
-	orphaned_table = table;
-	table = NULL;
-	table_len = 0;
-	moved = NULL;
 	quota_used = 0;
-	nlive = 0;
-	arena_atfork_child();
-	ua_atfork_child();
-	report_atfork_child();
 	memset(&retired, 0, sizeof(retired));	/* the child's statistics start afresh */
-	stats_atfork_child();
-	pool_atfork_child();
-	poller_atfork_child();
-	uring_atfork_child();
-	fref_atfork_child();
 	atomic_store_explicit(&g_workers, 0, memory_order_relaxed);
-	memcpy(&table_lock, &fresh, sizeof(fresh));	/* another thread may have held it */
 }

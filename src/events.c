@@ -1,13 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* events.c - the completion ring: posting events, slot accounting and
- * getevents / pgetevents.
- *
- * Slots: a context starts with nr - 1 free slots (ctx->avail).  Submit
- * takes one per request; it comes back only once the request's event has
- * been reaped, whether by getevents or by a program that advances the
- * ring's head itself.  So the ring can never overflow: at most nr - 1
- * events are in flight or unreaped. */
-#include "internal.h"
+/* events.c - the completion side of a context: posting events (into the
+ * ring, ring.c, with the statistics, the eventfd count and the wake-up of
+ * the waiters), and getevents / pgetevents, which reap the ring and sleep
+ * on those waiters. */
+#include "ring.h"
 #include <sys/uio.h>
 #include <errno.h>
 #include <poll.h>
@@ -15,60 +11,6 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-
-static unsigned ring_head(struct uaio_ctx *ctx)
-{
-	/* acquire: the reaper's copy of the events happened before it moved head. */
-	unsigned head = atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head,
-					     memory_order_acquire);
-	return head % ctx->nr;	/* the user may write anything there */
-}
-
-/* Credits back the slots of events reaped since the last refill.  Every
- * event still in the ring is among the `completed` uncredited ones. */
-static void slots_refill(struct uaio_ctx *ctx)
-{
-	unsigned in_ring;
-
-	pthread_mutex_lock(&ctx->post_lock);
-	in_ring = (ctx->tail + ctx->nr - ring_head(ctx)) % ctx->nr;
-	if (ctx->completed > in_ring) {
-		/* release: we saw (acquire, ring_head) the reaper's copies of these
-		 * slots; whoever takes a slot (slot_take, acquire) and posts to it
-		 * later must see them too, or its event could overwrite one still
-		 * being copied out (the C11 model; ThreadSanitizer reported it). */
-		atomic_fetch_add_explicit(&ctx->avail, (int)(ctx->completed - in_ring),
-					  memory_order_release);
-		ctx->completed = in_ring;
-	}
-	pthread_mutex_unlock(&ctx->post_lock);
-}
-
-static bool slot_take(struct uaio_ctx *ctx)
-{
-	int a = atomic_load_explicit(&ctx->avail, memory_order_relaxed);
-
-	/* acquire on success: pairs with slots_refill's release (the slot's
-	 * previous event was copied out); relaxed on failure: only a count. */
-	while (a > 0)
-		if (atomic_compare_exchange_weak_explicit(&ctx->avail, &a, a - 1,
-							  memory_order_acquire, memory_order_relaxed))
-			return true;
-	return false;
-}
-
-bool slot_get(struct uaio_ctx *ctx)
-{
-	if (slot_take(ctx))
-		return true;
-	slots_refill(ctx);
-	return slot_take(ctx);
-}
-
-void slot_put(struct uaio_ctx *ctx)
-{
-	atomic_fetch_add_explicit(&ctx->avail, 1, memory_order_relaxed); /* a count */
-}
 
 /* A request is over (posted, or refused at submit): destroy may go on. */
 void inflight_done(struct uaio_ctx *ctx)
@@ -108,25 +50,17 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 	      unsigned nefd)
 {
 	uint64_t now = stats_clock(&stamp, 1);	/* outside the lock */
-	struct io_event *ev;
+	struct io_event ev = { data, obj, res, 0 };
 
 	stats_posted(&stamp, 1);	/* before the event can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
-	ev = &ctx->ring->io_events[ctx->tail];
-	ev->data = data;
-	ev->obj = obj;
-	ev->res = res;
-	ev->res2 = 0;
-	ctx->tail = (ctx->tail + 1) % ctx->nr;
-	ctx->completed++;
+	ring_put_locked(ctx, &ev);
 	/* relaxed: a statistic, counted before the event can be seen. */
 	atomic_fetch_add_explicit(&ctx->st_completed, 1, memory_order_relaxed);
 	stats_event_locked(ctx, res, stamp, now);
 	if (nefd)	/* relaxed: the release of the tail below publishes it */
 		atomic_fetch_add_explicit(&ctx->efd_pending, nefd, memory_order_relaxed);
-	/* release: the event is written before any reader sees the new tail. */
-	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
-	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
+	ring_publish_locked(ctx);
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
@@ -142,18 +76,14 @@ void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint6
 	stats_posted(stamps, n);	/* before the events can be seen */
 	pthread_mutex_lock(&ctx->post_lock);
 	for (int i = 0; i < n; i++) {
-		ctx->ring->io_events[ctx->tail] = evs[i];
-		ctx->tail = (ctx->tail + 1) % ctx->nr;
+		ring_put_locked(ctx, &evs[i]);
 		stats_event_locked(ctx, evs[i].res, stamps[i], now);
 	}
-	ctx->completed += (unsigned)n;
 	/* relaxed: a statistic, counted before the events can be seen. */
 	atomic_fetch_add_explicit(&ctx->st_completed, (unsigned)n, memory_order_relaxed);
 	if (nefd)	/* relaxed: the release of the tail below publishes it */
 		atomic_fetch_add_explicit(&ctx->efd_pending, nefd, memory_order_relaxed);
-	/* release: the events are written before any reader sees the new tail. */
-	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->tail, ctx->tail, memory_order_release);
-	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
+	ring_publish_locked(ctx);
 	if (ctx->waiters)
 		wake_waiters_locked(ctx);
 	pthread_mutex_unlock(&ctx->post_lock);
@@ -178,56 +108,6 @@ static void efd_wait(struct uaio_ctx *ctx)
 		else
 			sched_yield();	/* the poster may be off the CPU */
 	}
-}
-
-/* Copies up to nr events to the caller and advances head.  Returns the
- * number copied, 0 on a destroyed context, -EFAULT for a bad buffer (the
- * events then stay in the ring). */
-static int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
-{
-	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
-	unsigned head, tail, n, first;
-	int ret = 0;
-
-	pthread_mutex_lock(&ctx->reap_lock);
-	if (ctx->ring_gone)
-		goto out_unlock;
-	/* acquire: pairs with ctx_post's release; the events are complete. */
-	tail = atomic_load_explicit(&ctx->tail_pub, memory_order_acquire);
-	head = ring_head(ctx);
-	n = (tail + ctx->nr - head) % ctx->nr;
-	if (n > nr)
-		n = (unsigned)nr;
-	if (n == 0)
-		goto out_unlock;
-	first = ctx->nr - head < n ? ctx->nr - head : n;
-	if (!checked) {
-		memcpy(out, &ctx->ring->io_events[head], first * sizeof(*out));
-		memcpy(out + first, &ctx->ring->io_events[0], (n - first) * sizeof(*out));
-	} else {
-		/* Both parts of a wrapped ring in one checked copy. */
-		struct iovec src[2] = { { &ctx->ring->io_events[head], first * sizeof(*out) },
-					{ &ctx->ring->io_events[0], (n - first) * sizeof(*out) } };
-
-		if (ua_writev(true, (uint64_t)(uintptr_t)out, src, n > first ? 2 : 1) < 0) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
-	}
-	/* release: our copies are done before a submitter may reuse the slots. */
-	atomic_store_explicit((_Atomic unsigned *)&ctx->ring->head, (head + n) % ctx->nr,
-			      memory_order_release);
-	ret = (int)n;
-out_unlock:
-	pthread_mutex_unlock(&ctx->reap_lock);
-	return ret;
-}
-
-static bool ring_ready(struct uaio_ctx *ctx)
-{
-	/* relaxed: a hint; ring_reap re-reads with acquire. */
-	return atomic_load_explicit(&ctx->tail_pub, memory_order_relaxed) !=
-	       atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head, memory_order_relaxed) % ctx->nr;
 }
 
 /* One eventfd per thread that waits in pgetevents with a signal mask:
@@ -416,18 +296,6 @@ static bool deadline_from(const struct timespec *t, struct timespec *abs, bool *
 	return true;
 }
 
-static unsigned spin_ns(void)
-{
-	static _Atomic long v = -1;	/* relaxed: every thread computes the same value */
-	long x = atomic_load_explicit(&v, memory_order_relaxed);
-
-	if (x < 0) {
-		x = env_long("UAIO_SPIN_US", 30) * 1000;
-		atomic_store_explicit(&v, x, memory_order_relaxed);
-	}
-	return (unsigned)x;
-}
-
 /* Spins briefly for an event: waking a sleeping thread costs ~100 us on a
  * virtual CPU, far more than most completions take to arrive.  The budget
  * adapts: it halves after a spin that found nothing (a disk-bound load,
@@ -435,7 +303,7 @@ static unsigned spin_ns(void)
  * UAIO_SPIN_US, after one that did. */
 static void spin_for_event(struct uaio_ctx *ctx)
 {
-	unsigned max = spin_ns(), limit;
+	unsigned max = (unsigned)config_spin_ns(), limit;
 	struct timespec t0, t;
 
 	if (!max)

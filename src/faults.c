@@ -354,7 +354,7 @@ int faults_parse(const char *spec, struct faults **out)
 		*out = *out ? *out : ps.f;
 		return 0;
 	}
-	if (ret < 0 && getenv("UAIO_FAULTS_VERBOSE"))
+	if (ret < 0 && config_faults_verbose())
 		fprintf(stderr, "uaio: fault spec, item %u: %s\n", ps.item, ps.why);
 	faults_free(ps.f);
 	return ret;

@@ -152,11 +152,48 @@ struct uaio_ctx {
 };
 
 
-/* context.c */
+/* table.c: the handle table.  Its lock also protects the arena and
+ * context.c's quota. */
 struct uaio_ctx *ctx_get(aio_context_t h);
 void ctx_put(struct uaio_ctx *ctx);
+void table_rdlock(void);
+void table_wrlock(void);
+void table_unlock(void);
+int table_reserve(void);
+void table_enter(struct uaio_ctx *ctx);
+void table_remove(struct uaio_ctx *ctx);
+unsigned long table_live(void);
+void table_each_locked(void (*fn)(struct uaio_ctx *ctx, void *arg), void *arg);
+struct uaio_ctx **table_hold_all(size_t *n);
+void table_atfork_child(void);
+
+/* context.c */
 extern _Atomic unsigned long long g_workers;
+void ctx_drain(struct uaio_ctx *ctx);
+void ctx_atfork_child(void);
+
+/* process.c: once per process, from the first setup: the configuration,
+ * the fork handlers and the exit-time drain */
+void process_init(void);
 extern _Atomic int g_exiting;		/* exit() is draining: end open-ended waits */
+
+/* config.c: the settings from the environment; config.c says when each
+ * is read.  These are read at the first setup (config()). */
+struct config {
+	unsigned long max_nr;	/* UAIO_MAX_NR: the quota of nr_events (65536) */
+	bool checks;		/* !UAIO_NOCHECK: pointers are checked */
+	bool stats;		/* UAIO_STATS != 0: latency statistics */
+	bool async_writes;	/* UAIO_ASYNC_WRITES != 0: buffered writes offloaded */
+	unsigned threads;	/* UAIO_THREADS: the pool's cap; 0: the default */
+};
+const struct config *config(void);
+long config_spin_ns(void);
+long config_idle_ms(void);
+const char *config_executor(void);
+const char *config_faults(void);
+bool config_faults_verbose(void);
+const char *config_report(void);
+const char *config_uaccess(void);
 
 /* The uaio_* calls are not pthread cancellation points, as the kernel's
  * io_* calls are not (libaio makes them with syscall()): a thread
@@ -213,9 +250,11 @@ void ctx_efd_signalled(struct uaio_ctx *ctx, unsigned n);
 void post_event(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, int resfd, bool own_fd,
 		uint64_t stamp);
 void ctx_wake_all(struct uaio_ctx *ctx);
+void inflight_done(struct uaio_ctx *ctx);
+
+/* ring.c: the slots submit takes, one per request (the ring: ring.h) */
 bool slot_get(struct uaio_ctx *ctx);
 void slot_put(struct uaio_ctx *ctx);
-void inflight_done(struct uaio_ctx *ctx);
 
 /* prep.c: io_submit's checks, and each opcode's prep (opcode.h) */
 int aio_check_fds(const struct uaio_req *req);

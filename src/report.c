@@ -88,7 +88,7 @@ static void put_arrays(char *buf, size_t size, size_t *len, const struct uaio_st
  * line of each pid. */
 void report_write(void)
 {
-	const char *path = getenv("UAIO_REPORT");
+	const char *path = config_report();
 	struct uaio_stats st;
 	char line[16384], names[64] = "";
 	size_t len = 0;

@@ -163,7 +163,7 @@ static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 
 static void mode_init(void)
 {
-	const char *e = getenv("UAIO_UACCESS");
+	const char *e = config_uaccess();
 
 	if (UNDER_VALGRIND())
 		mode = UA_VM_REMOTE;

@@ -267,8 +267,8 @@ static pthread_once_t tunables_once = PTHREAD_ONCE_INIT;
 static void pool_init_tunables(void)
 {
 	pthread_mutex_lock(&pool.lock);
-	pool.idle_ms = env_long("UAIO_IDLE_MS", 2000);
-	pool.spin_ns = env_long("UAIO_SPIN_US", 30) * 1000;
+	pool.idle_ms = config_idle_ms();
+	pool.spin_ns = config_spin_ns();
 	pthread_mutex_unlock(&pool.lock);
 }
 

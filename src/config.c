@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c - the process's settings from the environment.  Every UAIO_*
+ * variable the library reads is read here, each at the time it always
+ * was: programs (and the tests) set some of them between calls.
+ *
+ *   at the first setup, once: UAIO_MAX_NR, UAIO_NOCHECK, UAIO_STATS,
+ *	UAIO_ASYNC_WRITES, UAIO_THREADS (struct config, config())
+ *   at first use, once: UAIO_SPIN_US (the first of getevents' spin and
+ *	the pool's start), UAIO_IDLE_MS (the pool's start)
+ *   at each use: UAIO_EXECUTOR and UAIO_FAULTS (each setup that names
+ *	none), UAIO_FAULTS_VERBOSE (each refused fault spec), UAIO_REPORT
+ *	(each report line), UAIO_UACCESS (read once, by uaccess.c's once)
+ *
+ * This file calls nothing of uaio's: it sits at the bottom of the layers. */
+#include "internal.h"
+#include <stdlib.h>
+
+static struct config cfg;
+static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
+static long spin_ns, idle_ms;
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT, idle_once = PTHREAD_ONCE_INIT;
+
+static void cfg_read(void)
+{
+	cfg.max_nr = (unsigned long)env_long("UAIO_MAX_NR", 65536);
+	cfg.checks = env_long("UAIO_NOCHECK", 0) == 0;
+	cfg.stats = env_long("UAIO_STATS", 1) != 0;
+	cfg.async_writes = env_long("UAIO_ASYNC_WRITES", 0) != 0;
+	cfg.threads = (unsigned)env_long("UAIO_THREADS", 0);
+}
+
+/* Read at the first call (the process's first setup), then fixed. */
+const struct config *config(void)
+{
+	pthread_once(&cfg_once, cfg_read);
+	return &cfg;
+}
+
+static void spin_read(void) { spin_ns = env_long("UAIO_SPIN_US", 30) * 1000; }
+static void idle_read(void) { idle_ms = env_long("UAIO_IDLE_MS", 2000); }
+
+/* How long a reaper or an idle worker spins for work, in ns. */
+long config_spin_ns(void)
+{
+	pthread_once(&spin_once, spin_read);
+	return spin_ns;
+}
+
+/* How long an idle worker waits before it exits, in ms. */
+long config_idle_ms(void)
+{
+	pthread_once(&idle_once, idle_read);
+	return idle_ms;
+}
+
+/* "threads", "uring", "auto", or NULL. */
+const char *config_executor(void)
+{
+	return getenv("UAIO_EXECUTOR");
+}
+
+/* The fault rules of a context whose parameters give none (uaio_faults(7)). */
+const char *config_faults(void)
+{
+	return getenv("UAIO_FAULTS");
+}
+
+/* Say on stderr why a fault spec was refused. */
+bool config_faults_verbose(void)
+{
+	return getenv("UAIO_FAULTS_VERBOSE") != NULL;
+}
+
+/* The file report.c appends its line to, or NULL. */
+const char *config_report(void)
+{
+	return getenv("UAIO_REPORT");
+}
+
+/* "vm": checked copies through process_vm even where faults can be caught. */
+const char *config_uaccess(void)
+{
+	return getenv("UAIO_UACCESS");
+}
