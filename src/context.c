@@ -16,28 +16,6 @@ static unsigned next_id;
 static struct uaio_stats retired;	/* counters of destroyed contexts */
 _Atomic unsigned long long g_workers;	/* live workers; relaxed, statistics only */
 
-/* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
- * auto).  auto takes io_uring where it works (probed once per process) and
- * sets *fallback: if the ring cannot be had for this context after all,
- * setup silently uses the threads. */
-static const struct exec_ops *exec_by_name(const char *name, bool *fallback)
-{
-	*fallback = false;
-	if (!name)
-		name = getenv("UAIO_EXECUTOR");
-	if (!name || !*name || !strcmp(name, "auto")) {
-		if (uring_probe() < 0)
-			return &exec_threads;
-		*fallback = true;
-		return &exec_uring;
-	}
-	if (!strcmp(name, "threads"))
-		return &exec_threads;
-	if (!strcmp(name, "uring"))
-		return &exec_uring;
-	return NULL;
-}
-
 static struct uaio_ctx *ctx_new(unsigned nr_events, unsigned flags, const struct exec_ops *ex)
 {
 	struct uaio_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -119,9 +97,9 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 		if (p->flags & ~(UAIO_F_NOCHECK | UAIO_F_NOSTATS | UAIO_F_ASYNC_WRITES))
 			return -EINVAL;
 		if (p->threads)
-			pool_set_cap(p->threads);
+			exec_set_limits(&(struct exec_limits){ .threads = p->threads });
 	}
-	ex = exec_by_name(p ? p->executor : NULL, &fallback);
+	ex = exec_choose(p ? p->executor : NULL, &fallback);
 	if (!ex)
 		return -EINVAL;
 	if (!(len = ring_len(nr_events)))
@@ -140,7 +118,7 @@ static int setup_checked(unsigned nr_events, const struct uaio_params *p, aio_co
 			ctx_put(ctx);
 			return ret;
 		}
-		ctx->exec = &exec_threads;
+		ctx->exec = ex->fallback;
 	}
 	table_wrlock();
 	ret = ctx_install(ctx, nr_events, len);

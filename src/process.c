@@ -33,18 +33,14 @@ static void at_exit_drain(void)
  * fork changes), so it is written afresh there. */
 static void atfork_prepare(void)
 {
-	uring_atfork_prepare();
-	pool_atfork_prepare();
-	poller_atfork_prepare();
+	exec_atfork_prepare();	/* the executors, then the poller */
 	fref_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
 	fref_atfork_parent();
-	poller_atfork_parent();
-	pool_atfork_parent();
-	uring_atfork_parent();
+	exec_atfork_parent();
 }
 
 /* The child inherits no ring (MADV_DONTFORK) and no uaio thread: it forgets
@@ -59,9 +55,7 @@ static void atfork_child(void)
 	ua_atfork_child();
 	report_atfork_child();
 	stats_atfork_child();
-	pool_atfork_child();
-	poller_atfork_child();
-	uring_atfork_child();
+	exec_atfork_child();
 	fref_atfork_child();
 }
 
@@ -72,7 +66,7 @@ static void global_init(void)
 	const struct config *cfg = config();
 
 	g_stats_default = cfg->stats;
-	pool_set_cap(cfg->threads);
+	exec_set_limits(&(struct exec_limits){ .threads = cfg->threads });
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	atexit(at_exit_drain);
 }

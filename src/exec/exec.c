@@ -1,14 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* exec/exec.c - which executor runs a context's requests, what happens to
  * a request its executor hands back, and the executors' fork hooks.
- *
- * Call sites in context.c, for the integrator (old -> new):
- *   pool_set_cap(n)              -> exec_set_limits(&(struct exec_limits){ .threads = n })
- *   exec_by_name(name, &fb)      -> exec_choose(name, &fb)   (same contract)
- *   ctx->exec = &exec_threads    -> ctx->exec = ex->fallback
- *   uring_, pool_, poller_atfork_prepare() -> exec_atfork_prepare()
- *   poller_, pool_, uring_atfork_parent()  -> exec_atfork_parent()
- *   pool_, poller_, uring_atfork_child()   -> exec_atfork_child()
  */
 #include "exec/exec.h"
 #include "poller.h"
@@ -40,7 +32,7 @@ const struct exec_ops *exec_choose(const char *name, bool *fallback)
 {
 	*fallback = false;
 	if (!name)
-		name = getenv("UAIO_EXECUTOR");
+		name = config_executor();
 	if (!name || !*name || !strcmp(name, "auto"))
 		return exec_auto(fallback);
 	for (size_t i = 0; i < NEXEC; i++)

@@ -88,17 +88,7 @@ void exec_atfork_child(void);
 /* threads.c: the cap other executors apply to their own threads */
 unsigned exec_threads_cap(void);
 
-/* The executors.  Transition: context.c still names these and the
- * functions below; once it calls exec_choose, exec_set_limits and
- * exec_atfork_* (see exec.c), only exec.c needs the two symbols. */
+/* The executors, named only by exec.c's executors[]. */
 extern const struct exec_ops exec_threads;
 extern const struct exec_ops exec_uring;
-void pool_set_cap(unsigned cap);
-int uring_probe(void);
-void pool_atfork_prepare(void);
-void pool_atfork_parent(void);
-void pool_atfork_child(void);
-void uring_atfork_prepare(void);
-void uring_atfork_parent(void);
-void uring_atfork_child(void);
 #endif

@@ -25,7 +25,7 @@ static struct {
 	long spin_budget;		/* current worker spin, ns; adapted */
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .cap = DEFAULT_CAP, .idle_ms = -1 };
 
-void pool_set_cap(unsigned cap)
+static void pool_set_cap(unsigned cap)
 {
 	pthread_mutex_lock(&pool.lock);
 	if (cap)
@@ -297,19 +297,19 @@ static int threads_reserve(const struct uaio_req *req)
 	return !start || spawn_worker() ? 0 : -EAGAIN;
 }
 
-void pool_atfork_prepare(void)
+static void pool_atfork_prepare(void)
 {
 	pthread_mutex_lock(&pool.lock);
 }
 
-void pool_atfork_parent(void)
+static void pool_atfork_parent(void)
 {
 	pthread_mutex_unlock(&pool.lock);
 }
 
 /* The child has no workers; queued requests belong to the parent's
  * contexts, which the child has forgotten. */
-void pool_atfork_child(void)
+static void pool_atfork_child(void)
 {
 	pool.head = pool.tail = NULL;
 	pool.nthreads = pool.nidle = pool.nspin = 0;

@@ -1023,6 +1023,8 @@ static void ring_down(void)
 	U.efd = -1;
 }
 
+static int uring_probe(void);
+
 /* Setup on this executor: fails with uring_probe()'s -errno where
  * io_uring does not work. */
 static int uring_ctx_init(struct uaio_ctx *ctx)
@@ -1081,7 +1083,7 @@ static void probe(void)
 }
 
 /* 0 when io_uring works here, else setup's -errno for it. */
-int uring_probe(void)
+static int uring_probe(void)
 {
 	int r;
 
@@ -1099,14 +1101,14 @@ int uring_probe(void)
 
 /* ---- fork ---- */
 
-void uring_atfork_prepare(void)
+static void uring_atfork_prepare(void)
 {
 	pthread_mutex_lock(&probe_lock);
 	pthread_mutex_lock(&U.life);
 	pthread_mutex_lock(&U.sq_lock);
 }
 
-void uring_atfork_parent(void)
+static void uring_atfork_parent(void)
 {
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_mutex_unlock(&U.life);
@@ -1116,7 +1118,7 @@ void uring_atfork_parent(void)
 /* The child has no completion thread and no ring mappings (DONTFORK);
  * it closes the descriptor and starts afresh.  Requests in the parent's
  * ring belong to contexts the child has forgotten. */
-void uring_atfork_child(void)
+static void uring_atfork_child(void)
 {
 	/* relaxed: single-threaded here.  Descriptors no longer ours stay. */
 	if (atomic_load_explicit(&U.up, memory_order_relaxed) && !ring_lost() &&
