@@ -134,22 +134,38 @@ void ring_publish_locked(struct uaio_ctx *ctx)
 	atomic_store_explicit(&ctx->tail_pub, ctx->tail, memory_order_release);
 }
 
+/* How many events lie between head and the tail.  The tail is published
+ * twice, in the ring for programs that reap it themselves and in tail_pub
+ * (which a program cannot scribble on), one store after the other.  A
+ * program that reaped up to the ring's tail may have moved head past a
+ * tail_pub not yet stored; counted from tail_pub alone, head would then be
+ * a whole ring ahead, and stale slots would be reaped again (the soak test
+ * saw zeroed and duplicated events).  The smaller distance counts only the
+ * events both publications show.  mo: acquire when the events are to be
+ * read (pairs with ring_publish_locked's releases), relaxed for a hint. */
+static unsigned ring_count(struct uaio_ctx *ctx, unsigned head, memory_order mo)
+{
+	unsigned pub = atomic_load_explicit(&ctx->tail_pub, mo);
+	unsigned seen = atomic_load_explicit((_Atomic unsigned *)&ctx->ring->tail, mo) % ctx->nr;
+	unsigned a = (pub + ctx->nr - head) % ctx->nr, b = (seen + ctx->nr - head) % ctx->nr;
+
+	return a < b ? a : b;
+}
+
 /* Copies up to nr events to the caller and advances head.  Returns the
  * number copied, 0 on a destroyed context, -EFAULT for a bad buffer (the
  * events then stay in the ring). */
 int ring_reap(struct uaio_ctx *ctx, struct io_event *out, long nr)
 {
 	bool checked = !(ctx->flags & UAIO_F_NOCHECK);
-	unsigned head, tail, n, first;
+	unsigned head, n, first;
 	int ret = 0;
 
 	pthread_mutex_lock(&ctx->reap_lock);
 	if (ctx->ring_gone)
 		goto out_unlock;
-	/* acquire: pairs with ring_publish_locked's release; the events are complete. */
-	tail = atomic_load_explicit(&ctx->tail_pub, memory_order_acquire);
 	head = ring_head(ctx);
-	n = (tail + ctx->nr - head) % ctx->nr;
+	n = ring_count(ctx, head, memory_order_acquire);
 	if (n > nr)
 		n = (unsigned)nr;
 	if (n == 0)
@@ -180,6 +196,8 @@ out_unlock:
 bool ring_ready(struct uaio_ctx *ctx)
 {
 	/* relaxed: a hint; ring_reap re-reads with acquire. */
-	return atomic_load_explicit(&ctx->tail_pub, memory_order_relaxed) !=
-	       atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head, memory_order_relaxed) % ctx->nr;
+	unsigned head = atomic_load_explicit((_Atomic unsigned *)&ctx->ring->head,
+					     memory_order_relaxed) % ctx->nr;
+
+	return ring_count(ctx, head, memory_order_relaxed) != 0;
 }
