@@ -66,6 +66,8 @@ struct uaio_req {
 	int resfd;			/* our reference to the eventfd (fref.c), or -1 */
 	int kind;			/* enum req_kind */
 	int fl;				/* the fd's F_GETFL flags */
+	bool fl_cached;			/* fl came from fdflags.c's cache, not from fcntl
+					 * in this call (submit's thread only) */
 	unsigned poll_events;		/* POLL mask (with ERR|HUP) or stream wait mask */
 	int niov;
 	struct iovec *iov;		/* iov_inline or malloc'd */
@@ -265,6 +267,12 @@ int aio_prep_poll(struct uaio_req *req, const struct opcode *op, bool checked);
 int aio_prep_rw_error(const struct uaio_req *req, int err);
 int anon_rw_check(int fd, bool wr);
 bool fd_is_dir(int fd);
+
+/* fdflags.c: F_GETFL, cached per descriptor (a hint: see there).
+ * fdfl_get's *cached says it did not ask the kernel; both return < 0
+ * when fd is not open. */
+int fdfl_get(int fd, bool *cached);
+int fdfl_refresh(int fd);
 
 /* request.c */
 struct uaio_req *req_alloc(const struct uaio_req *proto);

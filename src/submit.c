@@ -21,8 +21,10 @@ struct batch {
 	/* F_GETFL of the last fd looked up in this call: a batch is usually
 	 * for one fd, and nothing in a submit call changes an fd's flags.
 	 * (Another thread's fcntl or close racing the call has no order
-	 * with it, in the kernel either.) */
+	 * with it, in the kernel either.)  fl_cached: fl is fdflags.c's
+	 * cached answer, not asked in this call. */
 	int fl_fd, fl;
+	bool fl_cached;
 	/* The call's own reference to ref_ufd's file (fref.c), shared by the
 	 * requests of the call on that fd: one duplicate per fd and call. */
 	int ref_ufd, ref_fd;
@@ -38,11 +40,36 @@ static void batch_flush(struct batch *b)
 /* Outcome of routing one request. */
 enum route { ROUTE_DONE, ROUTE_POOL, ROUTE_POLLER };
 
+/* Deciding a request (decide()) returns 0 when routed, -errno, or: */
+enum {
+	FL_STALE = 1,		/* its cached flags were stale: decide again */
+	DECIDE_INJECTED,	/* an injected error (faults.c) completes it now */
+};
+
 static enum route finish_now(struct uaio_req *req, int64_t res, int64_t *out)
 {
 	*out = res;
 	(void)req;
 	return ROUTE_DONE;
+}
+
+/* Cached flags (fdflags.c) let a read or write be tried inline, and no
+ * more: on an answer they did not lead us to expect, or before a
+ * decision made on the flags alone, submit asks fcntl.  True when the
+ * flags changed (req->fl holds the new ones): nothing has been done yet,
+ * and the request is decided again. */
+static bool flags_stale(struct uaio_req *req)
+{
+	int fl;
+
+	if (!req->fl_cached)
+		return false;
+	req->fl_cached = false;
+	fl = fdfl_refresh(req->fd);
+	if (fl == req->fl)
+		return false;
+	req->fl = fl;
+	return true;
 }
 
 /* Pipes, sockets, ttys, eventfds: one non-blocking attempt, then wait for
@@ -138,6 +165,26 @@ static void nowait_learn(int fd)
 					 memory_order_relaxed);
 }
 
+/* The inline attempt: with RWF_NOWAIT, or, for a buffered write whose
+ * file system refused that before (nowait_hint), a plain write, whose
+ * answer is final (*final) unless the fd is a stream (-ESPIPE). */
+static int64_t try_inline(struct uaio_req *req, bool wr, bool user_nowait, bool *final)
+{
+	int64_t n;
+
+	*final = false;
+	if (wr && !user_nowait && !(req->ctx->flags & UAIO_F_ASYNC_WRITES) &&
+	    nowait_hint((int)req->cb.aio_fildes)) {
+		n = req_write_file(req);	/* -ESPIPE: nothing done, a stream */
+		*final = n != -ESPIPE;
+		return n;
+	}
+	n = req_try_nowait(req);
+	if (wr && n == -EOPNOTSUPP)
+		nowait_learn((int)req->cb.aio_fildes);
+	return n;
+}
+
 /* Regular files: a cached read (or a write to the page cache) completes
  * here with RWF_NOWAIT, as io_uring does; a short NOWAIT read is finished
  * by a worker, never returned short unless at end of file.  A buffered
@@ -146,26 +193,21 @@ static void nowait_learn(int fd)
 static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 {
 	unsigned rwf = (unsigned)req->cb.aio_rw_flags;
-	bool user_nowait = rwf & RWF_NOWAIT, wr = op_is_write(req->cb.aio_lio_opcode);
+	bool user_nowait = rwf & RWF_NOWAIT, wr = op_is_write(req->cb.aio_lio_opcode), final;
 	int64_t n;
 
 	req->kind = KIND_FILE;
 	*rt = ROUTE_POOL;
 	if ((req->fl & O_DIRECT) || (wr && !user_nowait &&
 	    ((rwf & (RWF_DSYNC | RWF_SYNC)) || (req->fl & (O_SYNC | O_DSYNC)))))
-		return 0;	/* would wait for the device: never inline */
-	if (wr && !user_nowait && !(req->ctx->flags & UAIO_F_ASYNC_WRITES) &&
-	    nowait_hint((int)req->cb.aio_fildes)) {
-		n = req_write_file(req);	/* -ESPIPE: nothing done, a stream */
-		if (n != -ESPIPE) {
-			*rt = finish_now(req, n, res);
-			return 0;
-		}
-	} else {
-		n = req_try_nowait(req);
+		return flags_stale(req) ? FL_STALE : 0;	/* waits for the device: never inline */
+	n = try_inline(req, wr, user_nowait, &final);
+	if (n < 0 && n != -EAGAIN && flags_stale(req))
+		return FL_STALE;
+	if (final) {
+		*rt = finish_now(req, n, res);
+		return 0;
 	}
-	if (wr && n == -EOPNOTSUPP)
-		nowait_learn((int)req->cb.aio_fildes);
 	if (n == -ESPIPE)
 		/* An O_NONBLOCK pipe or socket answers -EAGAIN, as with the kernel. */
 		return route_stream(req, user_nowait || (req->fl & O_NONBLOCK), res, rt);
@@ -370,20 +412,27 @@ static enum route hold_file(struct batch *b, struct uaio_req *req, enum route rt
 /* ---- the pipeline: copy-in, checks, prep, routing, dispatch ---- */
 
 /* Copy-in's last step: the request submit works on, from the copied iocb,
- * with its fd's F_GETFL (looked up once per fd and call). */
+ * with its fd's F_GETFL, looked up once per fd and call.  Only a read or
+ * write takes it from the cache (fdflags.c; not under fault injection):
+ * its inline attempt checks the flags (flags_stale()). */
 static void proto_init(struct batch *b, struct uaio_req *req, const struct iocb *cb, uint64_t uptr)
 {
+	const struct opcode *op = op_get(cb->aio_lio_opcode);
+	bool may_cache = op && op->rw && !b->ctx->faults;
+
 	memset(req, 0, sizeof(*req));
 	req->cb = *cb;
 	req->obj = uptr;
 	req->ctx = b->ctx;
 	req->resfd = -1;
 	req->fd = (int)cb->aio_fildes;
-	if (b->fl_fd != req->fd || b->fl_fd < 0) {
+	if (b->fl_fd != req->fd || b->fl_fd < 0 || (b->fl_cached && !may_cache)) {
 		b->fl_fd = req->fd;
-		b->fl = fcntl(b->fl_fd, F_GETFL);
+		b->fl_cached = false;
+		b->fl = may_cache ? fdfl_get(req->fd, &b->fl_cached) : fdfl_refresh(req->fd);
 	}
 	req->fl = b->fl;
+	req->fl_cached = b->fl_cached;
 }
 
 static void proto_iov_free(struct uaio_req *req)
@@ -418,6 +467,45 @@ static int route(struct uaio_req *req, int64_t *res, enum route *rt)
 	}
 }
 
+/* Checks in the kernel's order, prep by the opcode's row, routing: 0
+ * (routed: *rt, *res), -errno, FL_STALE or DECIDE_INJECTED.  *keyed: set
+ * when the iocb got as far as the kernel's aio_key store (after the fd
+ * and eventfd lookups), whether or not it then failed. */
+static int decide(struct batch *b, struct uaio_req *req, bool key_ok, bool *keyed, int64_t *res,
+		  enum route *rt)
+{
+	int ret;
+
+	*keyed = false;
+	if ((ret = aio_check_fds(req)) < 0)
+		return ret;
+	if (!key_ok)	/* the kernel's aio_key store comes here */
+		return -EFAULT;
+	*keyed = true;
+	if (b->ctx->faults && faults_submit(req, res))
+		return DECIDE_INJECTED;	/* completes now with *res */
+	if ((ret = prep(req)) < 0)
+		return ret;
+	return route(req, res, rt);
+}
+
+/* After decide(): a request its cached flags failed, or found stale, is
+ * decided again with fresh ones (nothing has been done for it), so no
+ * error comes from the cache.  Fresh flags serve the call's later
+ * requests on the fd.  True to decide again. */
+static bool again(struct batch *b, struct uaio_req *req, int ret)
+{
+	bool redo = ret == FL_STALE || (ret < 0 && flags_stale(req));
+
+	if (!req->fl_cached && b->fl_cached && b->fl_fd == req->fd) {
+		b->fl = req->fl;
+		b->fl_cached = false;
+	}
+	if (redo)
+		proto_iov_free(req);
+	return redo;
+}
+
 /* Counts req submitted, then posts its event now or hands it on. */
 static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt, int64_t res)
 {
@@ -438,10 +526,8 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 	return 0;
 }
 
-/* One copied iocb through the pipeline: checks in the kernel's order,
- * prep by its opcode's row, routing, then dispatch.  *keyed: set when the
- * iocb got as far as the kernel's aio_key store (after the fd and eventfd
- * lookups), whether or not it then failed. */
+/* One copied iocb through the pipeline: decide() (checks, prep,
+ * routing), then dispatch.  *keyed: see decide(). */
 static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok,
 		      bool *keyed)
 {
@@ -456,17 +542,13 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 	if (!slot_get(ctx))
 		return -EAGAIN;
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
-	proto_init(b, &req, cb, uptr);
-	if ((ret = aio_check_fds(&req)) < 0)
-		goto out_release;
-	ret = -EFAULT;
-	if (!key_ok)	/* the kernel's aio_key store comes here */
-		goto out_release;
-	*keyed = true;
-	if (ctx->faults && faults_submit(&req, &res))
-		goto prepared;	/* an injected error (faults.c): completes now with res */
-	if ((ret = prep(&req)) < 0 || (ret = route(&req, &res, &rt)) < 0 ||
-	    (ret = no_runner(b, &req, &rt, &res)) < 0)
+	do {
+		proto_init(b, &req, cb, uptr);
+		ret = decide(b, &req, key_ok, keyed, &res, &rt);
+	} while (again(b, &req, ret));
+	if (ret == DECIDE_INJECTED)
+		goto prepared;
+	if (ret < 0 || (ret = no_runner(b, &req, &rt, &res)) < 0)
 		goto out_release;
 	rt = hold_file(b, &req, rt, &res);
 prepared:
