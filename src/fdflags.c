@@ -54,7 +54,7 @@ int fdfl_get(int fd, bool *cached)
 	*cached = false;
 	if ((unsigned)fd >= FDFL_MAX)
 		return fdfl_refresh(fd);
-	v = atomic_load_explicit(&slots[fd], memory_order_relaxed);	/* a hint */
+	v = atomic_load_explicit(&slots[fd], memory_order_relaxed);	/* relaxed: a hint */
 	if (!(v & FDFL_VALID) || ((now_ms() - (v >> 32 & FDFL_MS_MASK)) & FDFL_MS_MASK) >= FDFL_TTL_MS)
 		return fdfl_refresh(fd);
 	*cached = true;
