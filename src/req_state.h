@@ -12,7 +12,8 @@
  * REQ_WAITING: waiting for readiness in the poller, or a POLL in the
  *   io_uring executor.  Same two exchanges.
  * REQ_RUNNING: its runner owns it (it may have moved data); a canceller
- *   gets -EAGAIN.  The poller may park it WAITING again.
+ *   gets -EAGAIN.  The poller may park it WAITING again; the kernel-AIO
+ *   executor hands what the kernel refused back to QUEUED (req_requeue).
  * REQ_DONE: its runner is posting its event (req_mark_done).
  * REQ_CANCELLED: a canceller won; it posts the event, and whoever held
  *   the request (queue, ring, group) frees it when it comes across it. */
@@ -66,6 +67,16 @@ static inline void req_wait_locked(struct uaio_req *req)
 {
 	/* relaxed: published by active_lock. */
 	atomic_store_explicit(&req->state, REQ_WAITING, memory_order_relaxed);
+}
+
+/* The runner of a RUNNING req that moved nothing it will not account
+ * for in req->done (the kernel refused it, or did part of it): back to
+ * QUEUED, for another runner to claim. */
+static inline void req_requeue(struct uaio_req *req)
+{
+	/* release: req->done and the rest are written before another runner
+	 * claims it (acquire in req_claim_for_run). */
+	atomic_store_explicit(&req->state, REQ_QUEUED, memory_order_release);
 }
 
 /* The runner of a RUNNING req, ctx->active_lock held: its event follows. */

@@ -11,6 +11,7 @@
  * fallback is further down; the last takes everything. */
 static const struct exec_ops *const executors[] = {
 	&exec_uring,
+	&exec_kaio,
 	&exec_threads,
 };
 #define NEXEC (sizeof(executors) / sizeof(executors[0]))

@@ -72,7 +72,7 @@ struct exec_ops {
 };
 
 /* exec.c: the choice, the hand-over between executors, fork */
-/* "threads", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
+/* "threads", "kaio", "uring" or "auto" (also NULL or empty: $UAIO_EXECUTOR, else
  * auto).  auto takes the first executor of executors[] whose probe says
  * it works here and sets *fallback when that one has a fallback: if it
  * cannot be had for this context after all (ctx_init fails), setup uses
@@ -91,4 +91,5 @@ unsigned exec_threads_cap(void);
 /* The executors, named only by exec.c's executors[]. */
 extern const struct exec_ops exec_threads;
 extern const struct exec_ops exec_uring;
+extern const struct exec_ops exec_kaio;
 #endif
