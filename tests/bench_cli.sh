@@ -69,7 +69,8 @@ EOF
 	fi
 }
 
-# 1. The default comparison, shrunk: both tables, every engine, piped.
+# 1. The default comparison, shrunk: the three tables (buffered, O_DIRECT,
+# cold), every engine, piped.
 out="$dir/default.out" err="$dir/default.err"
 "$bench" "${tiny[@]}" --json "$dir/default.json" >"$out" 2>"$err"
 rc=$?
@@ -77,10 +78,11 @@ rc=$?
 [ -s "$err" ] && { bad "stderr not empty when piped (progress line?)"; cat -A "$err" | head -5; }
 grep -q $'\r' "$out" && bad "a carriage return in piped stdout"
 tables=$(grep -c '^engine ' "$out")
-[ "$tables" = 2 ] || bad "expected 2 tables (buffered, O_DIRECT), got $tables"
+[ "$tables" = 3 ] || bad "expected 3 tables (buffered, O_DIRECT, cold), got $tables"
+grep -q ': buffered, cold page cache$' "$out" || bad "no cold page cache table"
 for e in $(expected_engines "$out"); do
 	n=$(grep -c "^$e " "$out")
-	[ "$n" = 2 ] || bad "engine $e: $n rows, expected one per table"
+	[ "$n" = 3 ] || bad "engine $e: $n rows, expected one per table"
 done
 grep -q '^uaio-kaio-nocheck ' "$out" && bad "uaio-kaio-nocheck is not in the default set"
 grep -q "^kaio .* 1.00 " "$out" || bad "kaio (the baseline) has no 1.00 ratio"
@@ -240,6 +242,7 @@ grep -Eq "^uaio( +[0-9]+){5} +[0-9]+% \|( +[0-9]+){5} +[0-9]+%$" "$dir/flat.out"
 "$bench" --help >"$dir/help.out" || bad "--help exited $?"
 grep -q -- '--iodepth' "$dir/help.out" || bad "--help"
 grep -q 'uaio-kaio uaio-kaio-nocheck' "$dir/help.out" || bad "--help does not list uaio-kaio"
+grep -q 'default: buffered, direct, cold' "$dir/help.out" || bad "--help: --mode's default not stated"
 
 left=$(ls -A "$TMPDIR")
 [ -z "$left" ] || bad "temporary file left behind: $left"
