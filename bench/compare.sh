@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# compare.sh - fio 3.33 on kernel AIO, uaio (uring and threads executors),
-# io_uring, posixaio and psync threads, same jobs, same file, back to back.
+# compare.sh - fio 3.33 on kernel AIO, uaio (uring, kaio and threads
+# executors), io_uring, posixaio and psync threads, same jobs, same file,
+# back to back.
 #
 #   bench/compare.sh [--runtime SEC] [--size SIZE] [--dir DIR] [--json FILE]
 #                    [--quick] [--jobs LIST] [--list] [-h]
@@ -15,11 +16,13 @@
 #   --list         print the job names and exit
 #   --fio PATH     fio binary (default /usr/bin/fio)
 #
-# Engines per job: kaio (libaio on the kernel), uaio-uring and uaio-threads
-# (libaio through build/uaio-run -v -e uring|threads), io_uring, posixaio,
-# psync (--numjobs=<iodepth> --thread --group_reporting).  A uaio row is
-# FAILED unless uaio-run -v reports "served by uaio" with the forced
-# executor; any row is FAILED if fio exits non-zero or a job error != 0.
+# Engines per job: kaio (libaio on the kernel), uaio-uring, uaio-kaio and
+# uaio-threads (libaio through build/uaio-run -v -e uring|kaio|threads),
+# io_uring, posixaio, psync (--numjobs=<iodepth> --thread
+# --group_reporting).  A uaio row is FAILED unless uaio-run -v reports
+# "served by uaio" with the forced executor; any row is FAILED if fio exits
+# non-zero or a job error != 0.  The kaio executor sends only O_DIRECT I/O
+# to kernel AIO: on the buffered jobs uaio-kaio runs on its threads.
 # The machine may be shared and noisy: the figures are printed with ratios,
 # nothing is asserted on timing.
 set -u
@@ -27,7 +30,7 @@ prog=${0##*/}
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
+usage() { sed -n '2,27s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
 
 runtime=5 size=1G dir=${TMPDIR:-/tmp} json= quick=0 jobs= list=0 fio=/usr/bin/fio
 while [ $# -gt 0 ]; do
@@ -91,7 +94,7 @@ JOBS = [
     ("randwrite-fsync32-qd32", "4k randwrite, buffered, fsync every 32 writes, QD32",
      ["--rw=randwrite", "--bs=4k", "--fsync=32"], 32, "write"),
 ]
-ENGINES = ["kaio", "uaio-uring", "uaio-threads", "io_uring", "posixaio", "psync"]
+ENGINES = ["kaio", "uaio-uring", "uaio-kaio", "uaio-threads", "io_uring", "posixaio", "psync"]
 
 if env["CMP_LIST"] == "1":
     for name, desc, *_ in JOBS:
@@ -198,7 +201,7 @@ try:
             if eng == "psync":
                 cmd += ["--ioengine=psync", "--iodepth=1", "--numjobs=%d" % qd, "--thread"]
             else:
-                cmd += ["--ioengine=" + ("libaio" if eng in ("kaio", "uaio-uring", "uaio-threads") else eng),
+                cmd += ["--ioengine=" + ("libaio" if eng == "kaio" or eng.startswith("uaio-") else eng),
                         "--iodepth=%d" % qd]
             if cache == "warm":
                 cmd += ["--invalidate=0"]

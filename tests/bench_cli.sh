@@ -4,7 +4,9 @@
 # every table, --json parses and holds IOPS > 0 for each engine, --verify
 # on writes finds 0 mismatches, bad input exits 2 with one line on stderr,
 # no progress line when stderr is not a terminal, the temporary file is
-# removed, --cost prints its rows, --flat its table.
+# removed, --cost prints its rows, --flat its table, and an engine whose
+# executor this build may lack (uaio-kaio) either runs or is reported as
+# left out with the reason.
 set -u
 build=${UAIO_BUILD:-build}
 bench="$build/uaio-bench"
@@ -31,7 +33,7 @@ tiny=(--size 8M --runtime 0.15 --ramp 0.05)
 # itself reports as left out on this machine.
 expected_engines() { # OUT
 	local e
-	for e in kaio uaio uaio-nocheck uaio-uring io_uring posix-aio sync; do
+	for e in kaio uaio uaio-nocheck uaio-uring uaio-kaio io_uring posix-aio sync; do
 		grep -q "^# $e left out:" "$1" || echo "$e"
 	done
 }
@@ -67,7 +69,8 @@ EOF
 	fi
 }
 
-# 1. The default comparison, shrunk: both tables, every engine, piped.
+# 1. The default comparison, shrunk: the three tables (buffered, O_DIRECT,
+# cold), every engine, piped.
 out="$dir/default.out" err="$dir/default.err"
 "$bench" "${tiny[@]}" --json "$dir/default.json" >"$out" 2>"$err"
 rc=$?
@@ -75,13 +78,16 @@ rc=$?
 [ -s "$err" ] && { bad "stderr not empty when piped (progress line?)"; cat -A "$err" | head -5; }
 grep -q $'\r' "$out" && bad "a carriage return in piped stdout"
 tables=$(grep -c '^engine ' "$out")
-[ "$tables" = 2 ] || bad "expected 2 tables (buffered, O_DIRECT), got $tables"
+[ "$tables" = 3 ] || bad "expected 3 tables (buffered, O_DIRECT, cold), got $tables"
+grep -q ': buffered, cold page cache$' "$out" || bad "no cold page cache table"
 for e in $(expected_engines "$out"); do
 	n=$(grep -c "^$e " "$out")
-	[ "$n" = 2 ] || bad "engine $e: $n rows, expected one per table"
+	[ "$n" = 3 ] || bad "engine $e: $n rows, expected one per table"
 done
+grep -q '^uaio-kaio-nocheck ' "$out" && bad "uaio-kaio-nocheck is not in the default set"
 grep -q "^kaio .* 1.00 " "$out" || bad "kaio (the baseline) has no 1.00 ratio"
 grep -q '^# uaio-uring left out' "$out" && echo "note: $(grep '^# uaio-uring left out' "$out" | head -1)"
+grep -q '^# uaio-kaio left out' "$out" && echo "note: $(grep '^# uaio-kaio left out' "$out" | head -1)"
 json_check "$dir/default.json" 0
 left=$(ls -A "$TMPDIR")
 [ -z "$left" ] || bad "temporary file left behind: $left"
@@ -91,7 +97,7 @@ left=$(ls -A "$TMPDIR")
 # reporter on writes; the other engines are still verified there.
 wr_engines=() pa=,posix-aio
 if [ "${UAIO_SAN:-}" = tsan ]; then
-	wr_engines=(--engines kaio,uaio,uaio-nocheck,uaio-uring,io_uring,sync) pa=
+	wr_engines=(--engines kaio,uaio,uaio-nocheck,uaio-uring,uaio-kaio,io_uring,sync) pa=
 	echo "note: TSan build: write/verify runs leave posix-aio out"
 fi
 out="$dir/verify.out"
@@ -112,6 +118,47 @@ grep -q ' [1-9][0-9]*/[0-9]* bad$' "$dir/rw.out" && bad "rw verify mismatches"
 "$bench" --size 4M --runtime 0.5 --ramp 0.05 --rw read --iodepth 4 --numjobs 3 --mode cold \
 	--engines sync,kaio --baseline sync >"$dir/seq.out" 2>&1 || { bad "seq read cold exited $?"; cat "$dir/seq.out"; }
 grep -q '^sync .* 1.00 ' "$dir/seq.out" || { bad "--baseline sync: no 1.00 ratio on the sync row"; cat "$dir/seq.out"; }
+
+# 2b. uaio-kaio (the kaio executor, which this build may lack): accepted,
+# and either it runs (a row per table) or it is left out, with the setup
+# call and the executor named.  Exactly one of the two.
+kaio_outcome() { # OUT: "ran", "left out", "unavailable" or what went wrong
+	local out=$1 rows left unav
+	rows=$(grep -Ec '^uaio-kaio +[0-9]' "$out")
+	left=$(grep -c '^# uaio-kaio left out: uaio_setup_params(executor "kaio"): ' "$out")
+	unav=$(grep -Ec '^uaio-kaio +unavailable: ' "$out")
+	if [ "$rows" -gt 0 ] && [ "$left" = 0 ] && [ "$unav" = 0 ]; then echo ran
+	elif [ "$rows" = 0 ] && [ "$left" = 1 ] && [ "$unav" = 0 ]; then echo "left out"
+	elif [ "$rows" = 0 ] && [ "$left" = 0 ] && [ "$unav" -gt 0 ]; then echo unavailable
+	else echo "$rows rows, $left left-out lines, $unav unavailable rows"
+	fi
+}
+out="$dir/kaio.out"
+"$bench" "${tiny[@]}" --mode all --engines kaio,uaio-kaio >"$out" 2>"$dir/kaio.err"
+rc=$?
+[ $rc -eq 0 ] || { bad "--engines kaio,uaio-kaio exited $rc"; cat "$out" "$dir/kaio.err"; }
+k=$(kaio_outcome "$out")
+case $k in
+ran) n=$(grep -Ec '^uaio-kaio +[0-9]' "$out")
+     [ "$n" = 3 ] || bad "uaio-kaio ran in $n of 3 tables"
+     echo "ok   uaio-kaio runs";;
+"left out") echo "ok   uaio-kaio left out:$(grep '^# uaio-kaio left out' "$out" | cut -d: -f2-)";;
+*) bad "uaio-kaio neither ran nor was left out ($k)"; cat "$out";;	# unavailable: a row failed
+esac
+# Alone: it runs, or the usage error names it and says why.
+"$bench" "${tiny[@]}" --mode direct --engines uaio-kaio-nocheck >"$out" 2>"$dir/kaio.err"
+rc=$?
+if [ $rc -eq 0 ]; then
+	grep -Eq '^uaio-kaio-nocheck +[0-9]' "$out" || { bad "uaio-kaio-nocheck alone: no row"; cat "$out"; }
+elif [ $rc -eq 2 ]; then
+	{ grep -q '^uaio-bench: none of the chosen engines can be set up on this machine (uaio-kaio-nocheck: uaio_setup_params(executor "kaio"): ' \
+		"$dir/kaio.err" && [ "$(wc -l <"$dir/kaio.err")" = 1 ]; } ||
+		{ bad "uaio-kaio-nocheck alone: exit 2 without the reason"; cat "$dir/kaio.err"; }
+else
+	bad "uaio-kaio-nocheck alone exited $rc"; cat "$out" "$dir/kaio.err"
+fi
+left=$(ls -A "$TMPDIR")
+[ -z "$left" ] || bad "temporary file left behind after the uaio-kaio runs: $left"
 
 # 3. Bad input: exit 2, exactly one line on stderr, nothing left behind.
 badcase() { # DESCRIPTION ARGS...
@@ -166,6 +213,13 @@ rc=$?
 for r in io_uring-nop kaio-read0 uaio uaio-nocheck; do
 	grep -Eq "^$r +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ " "$dir/cost.out" || bad "--cost: no $r row"
 done
+# uaio-kaio: figures, left out (no kaio executor here), or unavailable
+# (its O_DIRECT descriptor refused); exactly one.
+k=$(kaio_outcome "$dir/cost.out")
+case $k in
+ran|"left out"|unavailable) echo "ok   --cost: uaio-kaio $k";;
+*) bad "--cost: uaio-kaio $k"; cat "$dir/cost.out";;
+esac
 if [ $have_py -eq 1 ]; then
 	python3 -c '
 import json, sys
@@ -185,7 +239,10 @@ grep -Eq "^uaio( +[0-9]+){5} +[0-9]+% \|( +[0-9]+){5} +[0-9]+%$" "$dir/flat.out"
 [ $? -eq 2 ] || bad "--flat --json not refused"
 
 # 5. --help.
-"$bench" --help | grep -q -- '--iodepth' || bad "--help"
+"$bench" --help >"$dir/help.out" || bad "--help exited $?"
+grep -q -- '--iodepth' "$dir/help.out" || bad "--help"
+grep -q 'uaio-kaio uaio-kaio-nocheck' "$dir/help.out" || bad "--help does not list uaio-kaio"
+grep -q 'default: buffered, direct, cold' "$dir/help.out" || bad "--help: --mode's default not stated"
 
 left=$(ls -A "$TMPDIR")
 [ -z "$left" ] || bad "temporary file left behind: $left"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 6: uaio-bench --svg writes a chart a browser can show.  Checks the
 # SVG's structure (an <svg> root, well-formed XML when python3 is here, an
-# IOPS bar per engine per table, three latency bars per engine) and, when
+# IOPS bar per engine per table, three latency bars per engine, a section
+# per mode of the default run) and, when
 # chromium is installed, renders it headless and checks that the PNG is not
 # blank (several colours, a real share of non-white pixels) and differs
 # from an empty SVG's rendering.  Never looks at the numbers themselves.
@@ -39,6 +40,10 @@ n=$(grep -c 'class="iops"' "$svg")
 [ "$n" = "$rows" ] || bad "$n IOPS bars for $rows table rows"
 n=$(grep -c 'class="lat ' "$svg")
 [ "$n" = $((rows * 3)) ] || bad "$n latency bars for $rows rows (want 3 each)"
+# The default run's three modes, each a titled section.
+for m in 'buffered, warm page cache' 'O_DIRECT' 'buffered, cold page cache'; do
+	grep -q ", $m</text>" "$svg" || bad "no section for $m"
+done
 
 # --cost draws too.
 "$bench" --cost --runtime 0.03 --svg "$dir/cost.svg" >/dev/null 2>&1 || bad "--cost --svg failed"

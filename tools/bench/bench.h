@@ -62,10 +62,12 @@ enum op { OP_READ, OP_WRITE, OP_FSYNC };
 
 enum {
 	ENG_KAIO, ENG_UAIO, ENG_UAIO_NOCHECK, ENG_UAIO_URING, ENG_UAIO_URING_NOCHECK,
-	ENG_IO_URING, ENG_POSIX, ENG_SYNC, ENG_COUNT
+	ENG_UAIO_KAIO, ENG_UAIO_KAIO_NOCHECK, ENG_IO_URING, ENG_POSIX, ENG_SYNC, ENG_COUNT
 };
 
-#define ENG_DEFAULT ((1ull << ENG_COUNT) - 1 - (1ull << ENG_UAIO_URING_NOCHECK))
+/* Every engine but the -nocheck ones of the uring and kaio executors. */
+#define ENG_DEFAULT ((1ull << ENG_COUNT) - 1 - (1ull << ENG_UAIO_URING_NOCHECK) - \
+		     (1ull << ENG_UAIO_KAIO_NOCHECK))
 
 extern const char *const rw_names[RW_COUNT];
 extern const char *const mode_names[MODE_COUNT];
@@ -272,6 +274,8 @@ extern const struct engine engine_uaio;			/* engine-uaio.c */
 extern const struct engine engine_uaio_nocheck;
 extern const struct engine engine_uaio_uring;
 extern const struct engine engine_uaio_uring_nocheck;
+extern const struct engine engine_uaio_kaio;
+extern const struct engine engine_uaio_kaio_nocheck;
 extern const struct engine engine_io_uring;		/* engine-io_uring.c */
 extern const struct engine engine_posix;		/* engine-posix.c */
 extern const struct engine engine_sync;			/* engine-sync.c */

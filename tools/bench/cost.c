@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cost.c - --cost: the engines' own cost per request, measured with
- * 0-byte reads (each completes with res 0) at batch 1 and 64. */
+ * 0-byte reads (each completes with res 0) at batch 1 and 64.  The kaio
+ * executor's rows read through an O_DIRECT descriptor: it sends only
+ * O_DIRECT I/O to kernel AIO, the rest to its threads (the uaio rows). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -12,11 +14,12 @@
 #include "bench.h"
 
 enum { COST_URING_NOP, COST_URING_READ0, COST_KAIO, COST_UAIO, COST_UAIO_NOCHECK, COST_UAIO_URING,
-       COST_UAIO_URING_NOCHECK, COST_UAIO_SYSCALLS, COST_COUNT };
+       COST_UAIO_URING_NOCHECK, COST_UAIO_KAIO, COST_UAIO_KAIO_NOCHECK, COST_UAIO_SYSCALLS, COST_COUNT };
 
 static const struct {
 	const char *name, *desc;
-	int engine;		/* ENG_* that selects it */
+	int engine;		/* ENG_* that selects it; a uaio row's executor and flags */
+	bool direct;		/* reads through the O_DIRECT descriptor */
 } cost_rows[COST_COUNT] = {
 	[COST_URING_NOP] = { "io_uring-nop", "IORING_OP_NOP batch, io_uring_submit_and_wait", ENG_IO_URING },
 	[COST_URING_READ0] = { "io_uring-read0", "0-byte IORING_OP_READ, io_uring_submit_and_wait", ENG_IO_URING },
@@ -26,6 +29,9 @@ static const struct {
 	[COST_UAIO_URING] = { "uaio-uring", "0-byte reads, io_uring executor, checks on", ENG_UAIO_URING },
 	[COST_UAIO_URING_NOCHECK] = { "uaio-uring-nocheck", "0-byte reads, io_uring executor, UAIO_F_NOCHECK",
 				      ENG_UAIO_URING_NOCHECK },
+	[COST_UAIO_KAIO] = { "uaio-kaio", "0-byte O_DIRECT reads, kaio executor, checks on", ENG_UAIO_KAIO, true },
+	[COST_UAIO_KAIO_NOCHECK] = { "uaio-kaio-nocheck", "0-byte O_DIRECT reads, kaio executor, UAIO_F_NOCHECK",
+				     ENG_UAIO_KAIO_NOCHECK, true },
 	/* Last: interception, once on, stays on for the whole process. */
 	[COST_UAIO_SYSCALLS] = { "uaio-syscalls", "0-byte reads, raw io_submit + io_getevents intercepted "
 				 "(uaio_intercept_syscalls), default executor", ENG_UAIO },
@@ -150,8 +156,8 @@ static int cost_setup(struct cost_eng *c)
 		return r == 0 ? sys_ret(syscall(SYS_io_setup, 64, &c->ctx)) : r;
 	}
 	memset(&p, 0, sizeof(p));
-	p.executor = c->row == COST_UAIO || c->row == COST_UAIO_NOCHECK ? "threads" : "uring";
-	p.flags = c->row == COST_UAIO_NOCHECK || c->row == COST_UAIO_URING_NOCHECK ? UAIO_F_NOCHECK : 0;
+	p.executor = engines[cost_rows[c->row].engine]->executor;
+	p.flags = engines[cost_rows[c->row].engine]->flags;
 	return uaio_setup_params(64, &p, &c->ctx);
 }
 
@@ -212,28 +218,64 @@ static void cost_cell(int row, unsigned bi, double runtime, int fd, void *buf, s
 	cr->cpu_ns[bi] = cpu_ns_per(c0, c1, n);
 }
 
-/* The file the 0-byte reads name: the first --filename, or a temporary one. */
-static int cost_file(const struct opts *o, char *path, size_t n, void *buf)
-{
+/* The file the 0-byte reads name, buffered and O_DIRECT. */
+struct cost_files {
 	int fd;
+	int dfd;	/* -1 if the file system refuses O_DIRECT ... */
+	int derr;	/* ... with this errno */
+};
 
+static void cost_open_direct(const char *path, struct cost_files *cf)
+{
+	cf->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	cf->derr = cf->dfd < 0 ? errno : 0;
+}
+
+/* The first --filename, or a temporary one (unlinked once both are open). */
+static void cost_file(const struct opts *o, char *path, size_t n, void *buf, struct cost_files *cf)
+{
 	if (o->nfiles) {
 		snprintf(path, n, "%s", o->files[0]);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		cf->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (cf->fd < 0)
 			bad_usage("cannot open '%s': %s", path, strerror(errno));
-		return fd;
+		cost_open_direct(path, cf);
+		return;
 	}
-	fd = temp_file(path, n);
+	cf->fd = temp_file(path, n);
+	cost_open_direct(path, cf);
 	unlink(path);
 	fill_random(buf, 4096, SEED);
-	if (pwrite(fd, buf, 4096, 0) != 4096)
+	if (pwrite(cf->fd, buf, 4096, 0) != 4096)
 		fatal("%s: %s", path, strerror(errno));
-	return fd;
+}
+
+/* One row's cells, on the descriptor it reads through. */
+static void cost_row(int row, double runtime, const struct cost_files *cf, void *buf,
+		     unsigned *cell, unsigned cells, struct cost_res *cr)
+{
+	if (cost_rows[row].direct && cf->dfd < 0) {
+		snprintf(cr->why, sizeof(cr->why), "the file refuses O_DIRECT (%s)", strerror(cf->derr));
+		*cell += 2;
+		return;
+	}
+	for (unsigned bi = 0; bi < 2; bi++) {
+		double eta = (double)(cells - *cell) * runtime * 1.1;
+
+		if (prog.tty) {
+			fprintf(stderr, "\r\033[K[%u/%u] cost %-18s batch %-3u ETA %d:%02d", ++*cell, cells,
+				cost_rows[row].name, cost_batches[bi], (int)eta / 60, (int)eta % 60);
+			fflush(stderr);
+		}
+		cost_cell(row, bi, runtime, cost_rows[row].direct ? cf->dfd : cf->fd, buf, cr);
+		if (!cr->ran)
+			break;
+	}
 }
 
 /* Every cell of the chosen rows, with a progress line. */
-static void cost_measure(const struct opts *o, uint64_t mask, int fd, void *buf, struct cost_res *res)
+static void cost_measure(const struct opts *o, uint64_t mask, const struct cost_files *cf, void *buf,
+			 struct cost_res *res)
 {
 	unsigned cells = 0, cell = 0;
 
@@ -241,22 +283,9 @@ static void cost_measure(const struct opts *o, uint64_t mask, int fd, void *buf,
 		if (mask & (1ull << cost_rows[i].engine))
 			cells += 2;
 	prog.t_start = now_ns();
-	for (int i = 0; i < COST_COUNT; i++) {
-		if (!(mask & (1ull << cost_rows[i].engine)))
-			continue;
-		for (unsigned bi = 0; bi < 2; bi++) {
-			double eta = (double)(cells - cell) * o->runtime * 1.1;
-
-			if (prog.tty) {
-				fprintf(stderr, "\r\033[K[%u/%u] cost %-18s batch %-3u ETA %d:%02d", ++cell, cells,
-					cost_rows[i].name, cost_batches[bi], (int)eta / 60, (int)eta % 60);
-				fflush(stderr);
-			}
-			cost_cell(i, bi, o->runtime, fd, buf, &res[i]);
-			if (!res[i].ran)
-				break;
-		}
-	}
+	for (int i = 0; i < COST_COUNT; i++)
+		if (mask & (1ull << cost_rows[i].engine))
+			cost_row(i, o->runtime, cf, buf, &cell, cells, &res[i]);
 	progress_clear();
 }
 
@@ -375,18 +404,24 @@ static void cost_svg(const struct opts *o, uint64_t mask, const struct cost_res 
 int run_cost(struct opts *o, uint64_t mask)
 {
 	struct cost_res res[COST_COUNT];
+	struct cost_files cf;
 	char path[PATH_MAX];
 	void *buf = xmemalign(4096);
-	int fd, base = COST_KAIO;
+	int base = COST_KAIO;
 
 	memset(res, 0, sizeof(res));
-	fd = cost_file(o, path, sizeof(path), buf);
+	cost_file(o, path, sizeof(path), buf, &cf);
 	printf("# cost: 0-byte reads (each completes with res 0: only the engine's own work) on %s;\n"
 	       "# %.1f s per cell after a %.2f s warm-up; ns/req = wall time per request, cpu = process "
 	       "user+sys CPU per request; x = ns/req ratio to kaio-read0\n", o->nfiles ? path : "a temporary file",
 	       o->runtime, o->runtime / 10);
-	cost_measure(o, mask, fd, buf, res);
-	close(fd);
+	if (mask & ((1ull << ENG_UAIO_KAIO) | (1ull << ENG_UAIO_KAIO_NOCHECK)))
+		printf("# uaio-kaio rows: through an O_DIRECT descriptor (the kaio executor's kernel AIO "
+		       "path; buffered I/O goes to its threads)\n");
+	cost_measure(o, mask, &cf, buf, res);
+	close(cf.fd);
+	if (cf.dfd >= 0)
+		close(cf.dfd);
 	cost_print(mask, res, base);
 	if (o->json)
 		cost_json(o, mask, res, base);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* engine-uaio.c - uaio: an executor named explicitly, so $UAIO_EXECUTOR
- * cannot change a row; four engines, each executor with pointer checks on
- * and off. */
+ * cannot change a row; six engines, each executor (threads, uring, kaio)
+ * with pointer checks on and off.  An executor this build or machine
+ * lacks fails uaio_setup_params, and probe_engines (main.c) leaves its
+ * rows out, with the reason. */
 #include <string.h>
 
 #include "bench.h"
@@ -57,4 +59,14 @@ const struct engine engine_uaio_uring = {
 const struct engine engine_uaio_uring_nocheck = {
 	"uaio-uring-nocheck", "uaio, io_uring executor, UAIO_F_NOCHECK", "uaio_setup_params",
 	uaio_init, uaio_submit_reqs, uaio_reap, uaio_fini, "uring", UAIO_F_NOCHECK, false, true
+};
+
+const struct engine engine_uaio_kaio = {
+	"uaio-kaio", "uaio, kaio executor (O_DIRECT on kernel AIO), pointer checks on", "uaio_setup_params",
+	uaio_init, uaio_submit_reqs, uaio_reap, uaio_fini, "kaio", 0, false, true
+};
+
+const struct engine engine_uaio_kaio_nocheck = {
+	"uaio-kaio-nocheck", "uaio, kaio executor (O_DIRECT on kernel AIO), UAIO_F_NOCHECK", "uaio_setup_params",
+	uaio_init, uaio_submit_reqs, uaio_reap, uaio_fini, "kaio", UAIO_F_NOCHECK, false, true
 };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* flat.c - --flat: --cost's 0-byte reads against the number of contexts
- * (1 to 10000, one request each in turn) and the queue depth (1 to 4096). */
+ * (1 to 10000, one request each in turn) and the queue depth (1 to 4096).
+ * As in --cost, the kaio executor's row reads through an O_DIRECT
+ * descriptor, the only I/O it sends to kernel AIO. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,16 +13,18 @@
 
 #include "bench.h"
 
-enum { FLAT_KAIO, FLAT_UAIO, FLAT_UAIO_URING, FLAT_IO_URING, FLAT_COUNT };
+enum { FLAT_KAIO, FLAT_UAIO, FLAT_UAIO_URING, FLAT_UAIO_KAIO, FLAT_IO_URING, FLAT_COUNT };
 
 static const struct {
 	const char *name;
-	int engine;
+	int engine;		/* ENG_* that selects it; a uaio row's executor */
+	bool direct;		/* reads through the O_DIRECT descriptor */
 } flat_rows[FLAT_COUNT] = {
-	[FLAT_KAIO] = { "kaio-read0", ENG_KAIO },
-	[FLAT_UAIO] = { "uaio", ENG_UAIO },
-	[FLAT_UAIO_URING] = { "uaio-uring", ENG_UAIO_URING },
-	[FLAT_IO_URING] = { "io_uring-read0", ENG_IO_URING },
+	[FLAT_KAIO] = { "kaio-read0", ENG_KAIO, false },
+	[FLAT_UAIO] = { "uaio", ENG_UAIO, false },
+	[FLAT_UAIO_URING] = { "uaio-uring", ENG_UAIO_URING, false },
+	[FLAT_UAIO_KAIO] = { "uaio-kaio", ENG_UAIO_KAIO, true },
+	[FLAT_IO_URING] = { "io_uring-read0", ENG_IO_URING, false },
 };
 
 /* Cells: contexts 1..10000 at queue depth 1, then depth 1..4096 on one
@@ -96,7 +100,7 @@ static int flat_up(struct flat_set *s)
 	if (!s->ctx || (s->row == FLAT_IO_URING && !s->ring))
 		return -ENOMEM;
 	memset(&p, 0, sizeof(p));
-	p.executor = s->row == FLAT_UAIO ? "threads" : "uring";
+	p.executor = engines[flat_rows[s->row].engine]->executor;
 	for (s->made = 0; s->made < s->n && r >= 0; s->made += r >= 0) {
 		if (s->row == FLAT_IO_URING)
 			r = io_uring_queue_init(s->qd, &s->ring[s->made], 0);
@@ -235,22 +239,27 @@ static void flat_spread(const double *ns, unsigned from, unsigned to)
 		printf(" %7s", "-");
 }
 
-/* The file the 0-byte reads name: a temporary one, unlinked at once. */
-static int flat_file(void)
+/* The file the 0-byte reads name: a temporary one, unlinked once open
+ * buffered (fds[0]) and O_DIRECT (fds[1]: -errno if refused). */
+static void flat_file(int fds[2])
 {
 	char path[PATH_MAX];
-	int fd = temp_file(path, sizeof(path));
 
+	fds[0] = temp_file(path, sizeof(path));
+	fds[1] = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fds[1] < 0)
+		fds[1] = -errno;
 	unlink(path);
-	return fd;
 }
 
 /* Every cell of the chosen rows, with a progress line. */
-static void flat_measure(const struct opts *o, uint64_t mask, int fd, void *buf,
+static void flat_measure(const struct opts *o, uint64_t mask, const int fds[2], void *buf,
 			 double ns[][FLAT_CELLS], int err[][FLAT_CELLS])
 {
 	prog.t_start = now_ns();
 	for (int i = 0; i < FLAT_COUNT; i++) {
+		int fd = fds[flat_rows[i].direct];
+
 		if (!(mask & (1ull << flat_rows[i].engine)))
 			continue;
 		for (unsigned c = 0; c < FLAT_CELLS; c++) {
@@ -259,7 +268,10 @@ static void flat_measure(const struct opts *o, uint64_t mask, int fd, void *buf,
 					flat_nctx[c], flat_qd[c]);
 				fflush(stderr);
 			}
-			ns[i][c] = flat_cell(i, c, o->runtime, fd, buf, &err[i][c]);
+			/* O_DIRECT refused: every cell of the row says why. */
+			ns[i][c] = fd < 0 ? 0 : flat_cell(i, c, o->runtime, fd, buf, &err[i][c]);
+			if (fd < 0)
+				err[i][c] = fd;
 		}
 	}
 	progress_clear();
@@ -302,20 +314,25 @@ int run_flat(struct opts *o, uint64_t mask)
 	static int err[FLAT_COUNT][FLAT_CELLS];
 	void *buf = xmemalign(4096);
 	struct rlimit rl;
-	int fd;
+	int fds[2];
 
 	/* 10,000 rings or kernel contexts need descriptors and aio-max-nr. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	fd = flat_file();
+	flat_file(fds);
 	printf("# flat: 0-byte reads, process user+sys CPU ns per request; contexts: one request at a time on each\n"
 	       "# context in turn; depth: that many requests on one context, at most %d per submit\n"
 	       "# call, then all reaped; %.1f s per cell; spread = slowest cell over fastest, minus 1\n"
 	       "# (depth: from 64 on, the same requests per call)\n", FLAT_SUBMIT, o->runtime);
-	flat_measure(o, mask, fd, buf, ns, err);
-	close(fd);
+	if (mask & (1ull << ENG_UAIO_KAIO))
+		printf("# uaio-kaio: through an O_DIRECT descriptor (the kaio executor's kernel AIO path)%s%s\n",
+		       fds[1] < 0 ? "; the file refuses O_DIRECT: " : "", fds[1] < 0 ? strerror(-fds[1]) : "");
+	flat_measure(o, mask, fds, buf, ns, err);
+	close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
 	flat_print_head();
 	for (int i = 0; i < FLAT_COUNT; i++)
 		if (mask & (1ull << flat_rows[i].engine))

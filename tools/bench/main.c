@@ -20,25 +20,48 @@ const char *__tsan_default_options(void)
 	return "report_signal_unsafe=0";
 }
 
+/* --cost sets up its own rows and reports their failures; only uaio's
+ * executors other than threads (which this machine or build may lack)
+ * are probed first, so that a missing one is left out with its reason. */
+static bool cost_probes(int e)
+{
+	const char *ex = engines[e]->executor;
+
+	return ex && strcmp(ex, "threads");
+}
+
 /* Engines that cannot be set up here are left out, once, with the reason. */
 static void probe_engines(struct run *R, const struct opts *o)
 {
 	for (int e = 0; e < ENG_COUNT; e++) {
 		const struct engine *en = engines[e];
+		char ex[48] = "";
 		int r;
 
-		if (!(R->mask & (1ull << e)) || (o->cost && e != ENG_UAIO_URING && e != ENG_UAIO_URING_NOCHECK))
+		if (!(R->mask & (1ull << e)) || (o->cost && !cost_probes(e)))
 			continue;
 		if ((r = probe_engine(e)) < 0) {
+			if (en->executor)
+				snprintf(ex, sizeof(ex), "(executor \"%s\")", en->executor);
 			R->left[R->nleft].engine = e;
 			snprintf(R->left[R->nleft].why, sizeof(R->left[R->nleft].why), "%s%s: %s",
-				 en->setup_call, en->executor ?
-				 (!strcmp(en->executor, "uring") ? "(executor \"uring\")" : "(executor \"threads\")") : "",
-				 strerror(-r));
+				 en->setup_call, ex, strerror(-r));
 			R->nleft++;
 			R->mask &= ~(1ull << e);
 		}
 	}
+}
+
+/* None of the chosen engines can run: say why, on the one line of a usage error. */
+static void none_left(const struct run *R)
+{
+	char why[ENG_COUNT * 180] = "";
+	size_t n = 0;
+
+	for (unsigned i = 0; i < R->nleft && n < sizeof(why); i++)
+		n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %s", i ? "; " : "",
+				      engine_names[R->left[i].engine], R->left[i].why);
+	bad_usage("none of the chosen engines can be set up on this machine (%s)", why);
 }
 
 static int cost_main(const struct run *R)
@@ -140,7 +163,7 @@ int main(int argc, char **argv)
 	if (o.cost)
 		return cost_main(&R);
 	if (!R.mask)
-		bad_usage("none of the chosen engines can be set up on this machine");
+		none_left(&R);
 	if (R.mask & (1ull << ENG_POSIX))
 		posix_pool(&o);
 	open_target(&o, &t, o.modes_set);

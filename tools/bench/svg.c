@@ -8,7 +8,8 @@
 #include "bench.h"
 
 static const char *const eng_colors[ENG_COUNT] = {
-	"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f",
+	"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#ff9da7", "#bab0ac", "#edc948",
+	"#b07aa1", "#9c755f",
 };
 static const char *const pct_colors[3] = { "#9ecae1", "#3182bd", "#08519c" };
 static const char *const pct_names[3] = { "p50", "p99", "p99.9" };
