@@ -278,6 +278,7 @@ int fdfl_refresh(int fd);
 struct uaio_req *req_alloc(const struct uaio_req *proto);
 void req_free(struct uaio_req *req);
 void req_file_drop(struct uaio_req *req);
+bool req_hold_file(struct uaio_req *req);
 bool req_claim(struct uaio_req *req, int from);
 void req_complete(struct uaio_req *req, int64_t res);
 /* keep_locked: called with active_lock held as each request is marked

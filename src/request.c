@@ -51,6 +51,23 @@ void req_free(struct uaio_req *req)
 	ctx_put(ctx);
 }
 
+/* Gives req a private reference to its file if it runs on the caller's
+ * descriptor (exec_ops.holds_file); false when no descriptor is left. */
+bool req_hold_file(struct uaio_req *req)
+{
+	int fd;
+
+	if (req->fd_ref)
+		return true;
+	if ((fd = fref_new(req->fd)) < 0)
+		return false;
+	req->fd = fd;
+	req->fd_ref = true;
+	/* relaxed: as submit's own references (destroy waits for inflight first) */
+	atomic_fetch_add_explicit(&req->ctx->files, 1, memory_order_relaxed);
+	return true;
+}
+
 /* Drops req's reference to its file, if it holds one. */
 void req_file_drop(struct uaio_req *req)
 {

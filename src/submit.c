@@ -402,6 +402,10 @@ static bool take_ref(struct batch *b, struct uaio_req *req)
  * on with the caller's descriptor. */
 static enum route hold_file(struct batch *b, struct uaio_req *req, enum route rt, int64_t *res)
 {
+	const struct exec_ops *ex = b->ctx->exec;
+
+	if (rt == ROUTE_POOL && ex->holds_file && !req->fault && ex->holds_file(req))
+		return rt;	/* the kernel takes its own reference within this call */
 	if (rt == ROUTE_DONE || take_ref(b, req))
 		return rt;
 	if (req->kind == KIND_FILE || req->kind == KIND_SYNC)

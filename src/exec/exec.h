@@ -51,7 +51,13 @@ struct exec_limits {
  * set_limits: applies new process-wide limits.
  * fallback: runs what this executor hands back (exec_fallback); NULL for
  *   the last resort, which takes everything.
- * takes_poll: POLL requests come to submit() instead of the poller. */
+ * takes_poll: POLL requests come to submit() instead of the poller.
+ * holds_file: true when submit() hands req to a kernel that takes its own
+ *   reference to the file (kernel AIO's io_submit) and nothing after that
+ *   needs the descriptor: submit.c then gives req no private duplicate
+ *   (fref.c) and req->fd is the caller's, valid only during the submit
+ *   call.  Such a request the executor hands to its fallback must first
+ *   get one (req_hold_file). */
 struct exec_ops {
 	const char *name;
 	int (*probe)(void);
@@ -69,6 +75,7 @@ struct exec_ops {
 	void (*set_limits)(const struct exec_limits *lim);
 	const struct exec_ops *fallback;
 	bool takes_poll;
+	bool (*holds_file)(const struct uaio_req *req);
 };
 
 /* exec.c: the choice, the hand-over between executors, fork */

@@ -133,6 +133,26 @@ static bool user_nowait(const struct uaio_req *req)
 	return req->cb.aio_rw_flags & RWF_NOWAIT;
 }
 
+/* Reads (and the program's own RWF_NOWAIT writes) go to the kernel as
+ * they are: whatever it answers is the event, as with kernel AIO, and
+ * nothing needs the file after io_submit, which takes the kernel's own
+ * reference.  So they run on the caller's descriptor, without the
+ * duplicate (two system calls per submit) a hand-back would need.  A
+ * read has nothing to allocate: what could block it in io_submit (an
+ * extent block not cached, a writer's inode lock) blocks kernel AIO's
+ * io_submit alike.  Writes get RWF_NOWAIT and a duplicate: an extending
+ * write would wait for block allocation. */
+static bool kaio_holds_file(const struct uaio_req *req)
+{
+	return kernel_takes(req) && (!op_is_write(req->cb.aio_lio_opcode) || user_nowait(req));
+}
+
+/* The kernel may hand req back (RWF_NOWAIT): it holds a duplicate. */
+static bool may_hand_back(const struct uaio_req *req)
+{
+	return req->fd_ref && !user_nowait(req);
+}
+
 /* ---- the eventfd ---- */
 
 /* A new eventfd for the iocbs to come; the old number, if any, is the
@@ -225,10 +245,17 @@ static bool no_keep(struct uaio_req *req)
 	return false;
 }
 
-/* What the kernel did not finish (refused, or short): nothing of it is
- * lost; the pool does the rest, from req->done on. */
+/* What the kernel did not finish (refused, or short), RUNNING: nothing
+ * of it is lost; the pool does the rest, from req->done on.  One on the
+ * caller's descriptor (refused inside the submit call) first takes a
+ * reference; without a descriptor for it, the submitter runs it, as
+ * submit does (hold_file). */
 static void hand_back(struct uaio_req *req)
 {
+	if (!req_hold_file(req)) {
+		req_complete(req, req_run_blocking(req));
+		return;
+	}
 	req_requeue(req);
 	exec_fallback(&req, 1);
 }
@@ -245,8 +272,8 @@ static int cq_drain(void)
 		struct uaio_req *req = (struct uaio_req *)(uintptr_t)ev[i].data;
 		int64_t r = ev[i].res;
 
-		if (!user_nowait(req) && (r == -EAGAIN || r == -EOPNOTSUPP ||
-					  (r > 0 && (size_t)r < req->total))) {
+		if (may_hand_back(req) && (r == -EAGAIN || r == -EOPNOTSUPP ||
+					   (r > 0 && (size_t)r < req->total))) {
 			req->done = r > 0 ? (size_t)r : 0;
 			hand_back(req);
 			continue;
@@ -396,7 +423,7 @@ static void kiocb_fill(struct iocb *k, struct uaio_req *req, int efd)
 	k->aio_buf = (uint64_t)(uintptr_t)req->iov;
 	k->aio_nbytes = (uint64_t)req->niov;
 	k->aio_offset = req->cb.aio_offset;
-	k->aio_rw_flags = req->cb.aio_rw_flags | RWF_NOWAIT;
+	k->aio_rw_flags = req->cb.aio_rw_flags | (may_hand_back(req) ? RWF_NOWAIT : 0);
 	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO) {
 		k->aio_flags |= IOCB_FLAG_IOPRIO;
 		k->aio_reqprio = req->cb.aio_reqprio;
@@ -454,9 +481,12 @@ static void kaio_submit(struct uaio_req **reqs, int n)
 	for (int i = 0; i < n; i++) {
 		struct uaio_req *req = reqs[i];
 
-		if (!kernel_takes(req) || !kctx_ready())
-			back[nb++] = req;
-		else if (req_claim(req, REQ_QUEUED))	/* false: cancelled, and freed */
+		if (!kernel_takes(req) || !kctx_ready()) {
+			if (req->fd_ref)
+				back[nb++] = req;
+			else if (req_claim(req, REQ_QUEUED))	/* on the caller's descriptor */
+				hand_back(req);
+		} else if (req_claim(req, REQ_QUEUED))	/* false: cancelled, and freed */
 			mine[nm++] = req;
 	}
 	if (nb)
@@ -661,4 +691,5 @@ const struct exec_ops exec_kaio = {
 	.atfork_parent = kaio_atfork_parent,
 	.atfork_child = kaio_atfork_child,
 	.fallback = &exec_threads,
+	.holds_file = kaio_holds_file,
 };
