@@ -268,6 +268,9 @@ static int cq_drain(void)
 	int64_t res[CQ_BATCH];
 	int n = cq_read(ev, CQ_BATCH), nd = 0;
 
+	/* acquire: pairs with kernel_send's release (see there). */
+	(void)atomic_load_explicit(&K.inkernel, memory_order_acquire);
+
 	for (int i = 0; i < n; i++) {
 		struct uaio_req *req = (struct uaio_req *)(uintptr_t)ev[i].data;
 		int64_t r = ev[i].res;
@@ -447,8 +450,10 @@ static void kernel_send(struct uaio_req **reqs, int n)
 		kiocb_fill(&kcb[i], reqs[i], efd);
 		v[i] = &kcb[i];
 	}
-	/* relaxed: a count, raised before the kernel can complete them */
-	atomic_fetch_add_explicit(&K.inkernel, n, memory_order_relaxed);
+	/* release: raised before the kernel can complete them, and, for
+	 * ThreadSanitizer, which cannot see the kernel order them, the
+	 * requests' contents before the reaper's acquire in cq_drain. */
+	atomic_fetch_add_explicit(&K.inkernel, n, memory_order_release);
 	for (int i = 0; i < n;) {
 		long r = sys_io_submit(K.kctx, n - i, &v[i]);
 
