@@ -349,6 +349,8 @@ static void cq_sleep(void)
 
 	if (since <= REAP_TICK_MS * 4 || lost || fd < 0) {
 		long ms = lost || fd < 0 ? LOST_TICK_MS : REAP_TICK_MS;
+		/* relaxed: the futex compares it; kctx_down bumps it to wake us */
+		uint32_t t = atomic_load_explicit(&K.tick, memory_order_relaxed);
 		struct timespec abs;
 
 		clock_gettime(CLOCK_MONOTONIC, &abs);
@@ -357,7 +359,7 @@ static void cq_sleep(void)
 			abs.tv_sec++;
 			abs.tv_nsec -= 1000000000;
 		}
-		futex_wait_abs(&K.tick, 0, &abs, true);
+		futex_wait_abs(&K.tick, t, &abs, true);
 		if (lost)
 			efd_check();
 		return;

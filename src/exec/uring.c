@@ -665,6 +665,8 @@ static bool tick_sleep(void)
 {
 	/* relaxed: a hint; a wrong guess costs one tick or one wake-up */
 	long since = now_ms() - atomic_load_explicit(&U.last_reap, memory_order_relaxed);
+	/* relaxed: the futex compares it; ring_down bumps it to wake us */
+	uint32_t t = atomic_load_explicit(&U.tick, memory_order_relaxed);
 	struct timespec abs;
 
 	if (since > REAP_TICK_MS * 4 || ring_lost() ||
@@ -676,7 +678,7 @@ static bool tick_sleep(void)
 		abs.tv_sec++;
 		abs.tv_nsec -= 1000000000;
 	}
-	futex_wait_abs(&U.tick, 0, &abs, true);
+	futex_wait_abs(&U.tick, t, &abs, true);
 	return true;
 }
 
