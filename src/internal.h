@@ -68,6 +68,9 @@ struct uaio_req {
 	int fl;				/* the fd's F_GETFL flags */
 	bool fl_cached;			/* fl came from fdflags.c's cache, not from fcntl
 					 * in this call (submit's thread only) */
+	bool has_pre;			/* pre: the first inline attempt's answer, by
+					 * nowait.c (submit's thread only) */
+	int64_t pre;
 	unsigned poll_events;		/* POLL mask (with ERR|HUP) or stream wait mask */
 	int niov;
 	struct iovec *iov;		/* iov_inline or malloc'd */
@@ -224,6 +227,8 @@ pid_t ua_pid(void);
 /* True when checks go through process_vm with the caller's memory on the
  * local side (not the fault-catching copy, not under valgrind). */
 bool ua_user_local(void);
+/* The process runs under valgrind's memcheck. */
+bool ua_under_valgrind(void);
 /* "fault", "vm" or "vm-remote": how checked copies are done here. */
 const char *ua_mode_name(void);
 /* Copies n pieces of `len` bytes from the addresses in src[] to dst[i*len];
@@ -240,6 +245,17 @@ int ua_write_pieces(bool checked, const uint64_t *dst, const void *src, int n, s
 int ua_iocbs_read(bool checked, uint64_t src, int n, uint64_t *ptrs, struct iocb *cbs, int *keys);
 /* Puts back the caller's nonzero aio_key in iocbs [from, to) of those read. */
 void ua_iocb_keys_restore(bool checked, const uint64_t *ptrs, const struct iocb *cbs, int from, int to);
+
+/* nowait.c */
+/* True when a call's cached reads may go to the kernel together. */
+bool nowait_usable(void);
+/* Reads cbs[0..n) (PREAD/PREADV, on fds[i]) with RWF_NOWAIT in one
+ * io_submit on the thread's own kernel AIO context: res[i] gets each
+ * answer, as preadv2(RWF_NOWAIT) would give it.  Returns how many leading
+ * reads were done (0: none, the caller tries them one by one). */
+int nowait_reads(const int *fds, const struct iocb *cbs, int n, int64_t *res);
+#define NOWAIT_AGAIN INT64_MIN	/* res[i]: no answer; try it by preadv2 */
+void nowait_atfork_child(void);
 
 /* events.c */
 /* nefd: how many of the events have an eventfd to signal; the poster

@@ -57,6 +57,7 @@ static void atfork_child(void)
 	stats_atfork_child();
 	exec_atfork_child();
 	fref_atfork_child();
+	nowait_atfork_child();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

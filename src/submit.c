@@ -173,6 +173,11 @@ static int64_t try_inline(struct uaio_req *req, bool wr, bool user_nowait, bool 
 	int64_t n;
 
 	*final = false;
+	if (req->has_pre) {	/* the call's reads were tried together (nowait.c) */
+		req->has_pre = false;
+		if (req->pre != NOWAIT_AGAIN)
+			return req->pre;	/* data, end of file, or not cached */
+	}
 	if (wr && !user_nowait && !(req->ctx->flags & UAIO_F_ASYNC_WRITES) &&
 	    nowait_hint((int)req->cb.aio_fildes)) {
 		n = req_write_file(req);	/* -ESPIPE: nothing done, a stream */
@@ -531,24 +536,29 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 }
 
 /* One copied iocb through the pipeline: decide() (checks, prep,
- * routing), then dispatch.  *keyed: see decide(). */
+ * routing), then dispatch.  *keyed: see decide().  pre: its first inline
+ * attempt's answer, already made (pre_reads()), with its slot taken. */
 static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, bool key_ok,
-		      bool *keyed)
+		      bool *keyed, const int64_t *pre)
 {
 	struct uaio_ctx *ctx = b->ctx;
 	struct uaio_req req;
 	enum route rt = ROUTE_DONE;
 	int64_t res = 0;
+	bool pre_left = pre != NULL;
 	int ret;
 
-	if (cb->aio_reserved2 || (int64_t)cb->aio_nbytes < 0)
+	if (!pre && (cb->aio_reserved2 || (int64_t)cb->aio_nbytes < 0))
 		return -EINVAL;
-	if (!slot_get(ctx))
+	if (!pre && !slot_get(ctx))
 		return -EAGAIN;
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
 	do {
 		proto_init(b, &req, cb, uptr);
+		req.has_pre = pre_left;	/* until the attempt it stands for is made */
+		req.pre = pre_left ? *pre : 0;
 		ret = decide(b, &req, key_ok, keyed, &res, &rt);
+		pre_left = req.has_pre;
 	} while (again(b, &req, ret));
 	if (ret == DECIDE_INJECTED)
 		goto prepared;
@@ -569,6 +579,43 @@ out_release:
 	return ret;
 }
 
+/* A read that submit would try inline first, by its copied iocb and
+ * its fd's flags (cached, as proto_init will find them). */
+static bool pre_fits(const struct iocb *cb)
+{
+	bool cached;
+	int fl;
+
+	if ((cb->aio_lio_opcode != IOCB_CMD_PREAD && cb->aio_lio_opcode != IOCB_CMD_PREADV) ||
+	    (cb->aio_flags & ~IOCB_FLAG_IOPRIO) || cb->aio_reserved2 || (int64_t)cb->aio_nbytes <= 0)
+		return false;
+	fl = fdfl_get((int)cb->aio_fildes, &cached);
+	return fl >= 0 && !(fl & (O_DIRECT | O_PATH)) && (fl & O_ACCMODE) != O_WRONLY;
+}
+
+/* The call's leading reads that would each be tried inline by a
+ * preadv2(RWF_NOWAIT), tried together in one system call (nowait.c);
+ * their slots are taken first, so that each read the kernel does is a
+ * request submit then accepts (a read for an iocb submit refuses would
+ * write into the caller's buffer).  Returns how many leading iocbs have
+ * their answer in pre[], their slots taken. */
+static int pre_reads(struct batch *b, const struct iocb *cbs, int m, int keys, int64_t *pre)
+{
+	int fds[BATCH], n, done;
+
+	if (m < 2 || keys < 2 || b->ctx->faults || !nowait_usable())
+		return 0;
+	for (n = 0; n < m && n < keys && pre_fits(&cbs[n]); n++) {
+		if (!slot_get(b->ctx))
+			break;
+		fds[n] = (int)cbs[n].aio_fildes;
+	}
+	done = n >= 2 ? nowait_reads(fds, cbs, n, pre) : 0;
+	for (int i = done; i < n; i++)
+		slot_put(b->ctx);
+	return done;
+}
+
 /* Up to BATCH iocbs from the caller's array at uarray: copy-in
  * (uaccess.c), then each through submit_one.  Returns how many were
  * submitted; *err says why fewer than k. */
@@ -576,18 +623,22 @@ static int submit_chunk(struct batch *b, bool checked, uint64_t uarray, int k, i
 {
 	uint64_t ptrs[BATCH];
 	struct iocb cbs[BATCH];
-	int m, keys, j;
+	int64_t pre[BATCH];
+	int m, keys, j, npre;
 
 	m = ua_iocbs_read(checked, uarray, k, ptrs, cbs, &keys);
+	npre = pre_reads(b, cbs, m, keys, pre);
 	for (j = 0; j < m; j++) {
 		bool keyed = false;
 
-		*err = submit_one(b, &cbs[j], ptrs[j], j < keys, &keyed);
+		*err = submit_one(b, &cbs[j], ptrs[j], j < keys, &keyed, j < npre ? &pre[j] : NULL);
 		if (*err) {
 			ua_iocb_keys_restore(checked, ptrs, cbs, keyed ? j + 1 : j, keys);
 			break;
 		}
 	}
+	for (int i = j + 1; i < npre; i++)	/* slots of reads not reached */
+		slot_put(b->ctx);
 	batch_flush(b);
 	if (!*err && m < k)
 		*err = -EFAULT;

@@ -187,6 +187,11 @@ bool ua_user_local(void)
 	return ua_mode() == UA_VM_LOCAL;
 }
 
+bool ua_under_valgrind(void)
+{
+	return ua_mode() == UA_VM_REMOTE;
+}
+
 const char *ua_mode_name(void)
 {
 	static const char *const names[] = { "?", "fault", "vm", "vm-remote" };
