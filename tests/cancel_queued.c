@@ -133,7 +133,13 @@ int main(void)
 	}
 	fprintf(stderr, "%d round(s): %d cancelled, %d running, %d done\n", rounds, einprogress,
 		eagain, einval);
-	CHECK(einprogress > 0);
+	/* SPEC: a buffered read the io_uring executor has handed to the
+	 * kernel's asynchronous read is started (-EAGAIN), as kernel AIO's
+	 * file I/O; elsewhere the cold reads wait in uaio's own queue. */
+	if (strcmp(t_executor(), "uring"))
+		CHECK(einprogress > 0);
+	else
+		CHECK(eagain + einval > 0);
 	REQUIRE(uaio_stats(ctx, &st1) == 0);
 	CHECK_EQ(st1.cancelled - st0.cancelled, (unsigned long long)einprogress);
 	CHECK_EQ(uaio_destroy(ctx), 0);

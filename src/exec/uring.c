@@ -15,13 +15,14 @@
  * caller who reaps anyway need not wait for the completion thread.
  *
  * What goes to the ring: reads and writes on files that are not streams,
- * fsync, fdatasync and POLL.  Buffered work has already failed a
- * RWF_NOWAIT attempt at submit, so it is flagged IOSQE_ASYNC: it waits in
- * io-wq's queue (capped like the pool, UAIO_THREADS) where
- * IORING_OP_ASYNC_CANCEL can still withdraw it, so cancel behaves as on the
- * threads executor.  O_DIRECT goes straight to the device and cannot be
- * withdrawn (-EAGAIN).  Streams that cannot be tried without blocking go
- * to the worker pool.
+ * fsync, fdatasync and POLL.  A buffered read has already failed a
+ * RWF_NOWAIT attempt at submit; it goes to the kernel's asynchronous
+ * buffered read (no thread waits for it) and, started, cannot be withdrawn
+ * (-EAGAIN), as O_DIRECT.  Buffered writes and syncs are flagged
+ * IOSQE_ASYNC: they wait in io-wq's queue (capped like the pool,
+ * UAIO_THREADS), where IORING_OP_ASYNC_CANCEL can still withdraw them, so
+ * cancel behaves as on the threads executor.  Streams that cannot be tried
+ * without blocking go to the worker pool.
  *
  * States: a read, write or sync is QUEUED while the kernel has it (the
  * kernel decides whether a cancel wins), RUNNING once it moved data and is
@@ -59,6 +60,8 @@
 #define SQ_ENTRIES	256
 #define CQ_ENTRIES	8192	/* a full CQ spills into the kernel's list (NODROP) */
 #define CQE_BATCH	64
+#define READ_ONE_MAX	(128u << 10)	/* see async_read_fits */
+#define READ_BUDGET	(512u << 10)
 
 #define REAP_TICK_MS	2	/* the thread's look while getevents callers reap */
 #define LOST_TICK_MS	10	/* lost ring: the completion thread looks this often */
@@ -104,7 +107,9 @@ static struct {
 	_Atomic bool up;	/* ring and thread exist; written under life */
 	unsigned cap;		/* io-wq bounded worker cap last applied */
 	pthread_t thread;
-	pthread_mutex_t sq_lock;	/* protects the ring's SQ side */
+	pthread_mutex_t sq_lock;	/* protects the ring's SQ side and read_budget */
+	size_t read_budget;	/* bytes of buffered reads the next enter may still
+				 * send without IOSQE_ASYNC (see prep_rw) */
 	struct io_uring ring;	/* CQ side: the completion thread only */
 	int efd;		/* eventfd the kernel signals on every CQE */
 	/* Written by ring_up, then by the completion thread under sq_lock: */
@@ -184,6 +189,7 @@ static int sq_flush(void)
 	 * SQEs go in now is seen by cq_main after its acquire.  The kernel's
 	 * hand-off orders it too, but neither C11 nor TSan can see that. */
 	atomic_fetch_add_explicit(&U.inkernel, 0, memory_order_release);
+	U.read_budget = READ_BUDGET;	/* for the SQEs of the next enter */
 	if (ring_lost() && !U.reg_on) {	/* never enter a descriptor not ours */
 		kick();
 		return U.reg_fd >= 0 ? 1 : -EBADF;
@@ -240,6 +246,23 @@ static struct iovec *rw_vec(struct uaio_req *req, int *n)
 	return u->rest;
 }
 
+/* A buffered read sent without IOSQE_ASYNC (the kernel's asynchronous
+ * buffered read: no thread waits for it) starts its page reads inside
+ * io_uring_enter: a few small ones cost nothing there, but 128 cold 1 MiB
+ * reads under POSIX_FADV_RANDOM held the submitter 500 ms (the block
+ * layer ran out of requests).  So one enter sends at most READ_BUDGET
+ * bytes of them, none larger than READ_ONE_MAX; the rest wait in io-wq.
+ * sq_lock held. */
+static bool async_read_fits(const struct uaio_req *req)
+{
+	size_t len = req->total - req->done;
+
+	if (op_is_write(req->cb.aio_lio_opcode) || len > READ_ONE_MAX || len > U.read_budget)
+		return false;
+	U.read_budget -= len;
+	return true;
+}
+
 /* Fills an SQE for the part of a read or write not done yet. */
 static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
 {
@@ -262,8 +285,15 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req, const struct
 	sqe->rw_flags = (int)(req->cb.aio_rw_flags & ~RWF_HIPRI);	/* HIPRI needs IOPOLL */
 	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO)
 		sqe->ioprio = (uint16_t)req->cb.aio_reqprio;
-	if (!(req->fl & O_DIRECT))
-		sqe->flags |= IOSQE_ASYNC;	/* wait in io-wq, where cancel reaches it */
+	/* A buffered read (its NOWAIT attempt at submit failed) goes to the
+	 * kernel's own asynchronous buffered read, which waits for the page
+	 * without a thread; in io-wq (IOSQE_ASYNC), where cancel could still
+	 * withdraw it, cold reads ran at 0.2-0.3x of plain io_uring's speed
+	 * (SPEC: never slow the common path to keep file I/O cancellable).
+	 * Buffered writes wait in io-wq: they block (ext4 has no NOWAIT
+	 * buffered write), and there a cancel reaches them. */
+	if (!(req->fl & O_DIRECT) && !async_read_fits(req))
+		sqe->flags |= IOSQE_ASYNC;
 	return true;
 }
 
@@ -471,13 +501,25 @@ static bool resubmit(struct uaio_req *req)
 	return ok;
 }
 
+/* Answers that may mean the kernel gave req up without doing it: it goes
+ * to the pool unless a canceller asked for it.  The kernel's asynchronous
+ * buffered read copies the data in the submitting thread; once that
+ * thread has exited the copy fails with -EFAULT (test submitter_exit), so
+ * the pool reads it again (a bad buffer gives -EFAULT there too). */
+static bool maybe_withdrawn(const struct uaio_req *req, int res)
+{
+	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
+		return true;
+	return res == -EFAULT && !(req->fl & O_DIRECT) && !op_is_write(req->cb.aio_lio_opcode);
+}
+
 /* A read, write or sync the kernel answered with res. */
 static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 {
 	struct uaio_ctx *ctx = req->ctx;
 	struct uring_req *u = ur(req);
 
-	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+	if (maybe_withdrawn(req, res)) {
 		int asked;
 		bool back = false;
 
@@ -1008,6 +1050,7 @@ static int ring_up(void)
 		return -ENOMEM;
 	}
 	ring_dontfork();
+	U.read_budget = READ_BUDGET;
 	U.cap = 0;
 	apply_cap();
 	atomic_store_explicit(&U.inkernel, 0, memory_order_relaxed);	/* no thread yet */
