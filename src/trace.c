@@ -440,7 +440,6 @@ void trace_atfork_child(void)
 {
 	if (!g_trace)
 		return;
-	pthread_mutex_init(&T.lock, NULL);
 	out_close(&T.log);
 	out_close(&T.json);
 	for (int i = 0; i < T.nfiles; i++)
@@ -451,4 +450,5 @@ void trace_atfork_child(void)
 	T.fds = NULL;
 	T.nfiles = T.nfds = 0;
 	T.opened = T.stopped = false;
+	pthread_mutex_unlock(&T.lock);	/* taken by this thread in prepare */
 }
