@@ -9,7 +9,9 @@
  * The iolog holds what fio can replay: reads and writes (vectored ones as
  * one record of their total length), fsync ("sync") and fdatasync
  * ("datasync"), on regular files and block devices, written when the
- * request is accepted, in submission order.  Skipped: POLL, and any I/O on
+ * request is accepted, in submission order.  Timestamps are microseconds
+ * since the process's trace started: the unit fio itself writes in v3
+ * logs and waits by when it replays them.  Skipped: POLL, and any I/O on
  * pipes, sockets and other streams (fio has no action for them); requests
  * that submit refused (they never ran); files whose name fio cannot read
  * back (blanks, as in "... (deleted)", or longer than 255 bytes: said once

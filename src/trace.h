@@ -34,8 +34,8 @@ extern bool g_trace;
 
 /* process.c's first setup: reads UAIO_TRACE and sets g_trace. */
 void trace_init(void);
-/* submit.c: req (still submit's copy) was accepted; rt: ROUTE_DONE when it
- * is complete already (its res follows by trace_done). */
+/* submit.c: req (still submit's copy) was accepted; inline_done: it is
+ * complete already (its result follows by trace_done). */
 void trace_submit(struct uaio_req *req, bool inline_done);
 /* An executor or the poller picks req up (it owns it: RUNNING). */
 void trace_start(struct uaio_req *req, enum trace_route route);
