@@ -6,19 +6,25 @@
  *   at the first setup, once: UAIO_MAX_NR, UAIO_NOCHECK, UAIO_STATS,
  *	UAIO_ASYNC_WRITES, UAIO_THREADS (struct config, config())
  *   at first use, once: UAIO_SPIN_US (the first of getevents' spin and
- *	the pool's start), UAIO_IDLE_MS (the pool's start)
+ *	the pool's start), UAIO_IDLE_MS (the pool's start), UAIO_TRACE and
+ *	UAIO_TRACE_DETAIL (the first setup, from trace_init)
  *   at each use: UAIO_EXECUTOR and UAIO_FAULTS (each setup that names
  *	none), UAIO_FAULTS_VERBOSE (each refused fault spec), UAIO_REPORT
  *	(each report line), UAIO_UACCESS (read once, by uaccess.c's once)
  *
  * This file calls nothing of uaio's: it sits at the bottom of the layers. */
 #include "internal.h"
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 static struct config cfg;
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static long spin_ns, idle_ms;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT, idle_once = PTHREAD_ONCE_INIT;
+static char trace_path[PATH_MAX];	/* a copy: the program may change its environment */
+static bool trace_detail;
+static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
 
 static void cfg_read(void)
 {
@@ -81,4 +87,22 @@ const char *config_report(void)
 const char *config_uaccess(void)
 {
 	return getenv("UAIO_UACCESS");
+}
+
+static void trace_read(void)
+{
+	const char *s = getenv("UAIO_TRACE");
+
+	if (s && *s && strlen(s) < sizeof(trace_path))
+		strcpy(trace_path, s);
+	trace_detail = env_long("UAIO_TRACE_DETAIL", 0) != 0;
+}
+
+/* UAIO_TRACE (the trace's base name: trace.c adds .<pid>) or NULL;
+ * *detail: UAIO_TRACE_DETAIL != 0.  A name longer than PATH_MAX is none. */
+const char *config_trace(bool *detail)
+{
+	pthread_once(&trace_once, trace_read);
+	*detail = trace_detail;
+	return trace_path[0] ? trace_path : NULL;
 }

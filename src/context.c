@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "internal.h"
 #include "ring.h"
+#include "trace.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +224,8 @@ static int do_destroy(aio_context_t h)
 	ctx_put(ctx);	/* the table's reference */
 	ctx_put(ctx);	/* ours */
 	report_write();
+	if (unlikely(g_trace))	/* a program may _exit without exit handlers (fio's jobs) */
+		trace_flush();
 	return 0;
 }
 

@@ -81,6 +81,12 @@ struct uaio_req {
 	unsigned char fault;		/* FAULT_*: faults.c's verdict at submit */
 	bool fault_route;		/* a held request goes to the executor (else the poller) */
 	uint64_t fault_arg;		/* bytes kept, delay (ns), then due time (CLOCK_MONOTONIC ns) */
+	/* UAIO_TRACE only (trace.c): CLOCK_MONOTONIC ns when submit accepted
+	 * it and when its runner picked it up (0: never), and where (enum
+	 * trace_route).  Written by submit, then by the runner that owns it;
+	 * read when its event is posted. */
+	uint64_t tr_submit, tr_start;
+	unsigned char tr_route;
 	struct iovec iov_inline[4];
 	/* the executor's own per-request state (exec/exec.h); its fields
 	 * say their locks */
@@ -199,6 +205,7 @@ const char *config_faults(void);
 bool config_faults_verbose(void);
 const char *config_report(void);
 const char *config_uaccess(void);
+const char *config_trace(bool *detail);
 
 /* The uaio_* calls are not pthread cancellation points, as the kernel's
  * io_* calls are not (libaio makes them with syscall()): a thread

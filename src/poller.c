@@ -6,6 +6,7 @@
  * Requests on one fd form a group, registered once with epoll under the
  * union of what its requests wait for. */
 #include "internal.h"
+#include "trace.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -272,6 +273,8 @@ static void step(struct uaio_req *req, unsigned revents)
 {
 	int64_t n;
 
+	if (unlikely(g_trace))
+		trace_start(req, TR_POLLER);
 	if (req->kind == KIND_POLL) {
 		req_complete(req, poll_wake_result(req, revents));
 		return;

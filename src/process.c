@@ -5,6 +5,7 @@
  * top of the layers (below only the entry points). */
 #include "arena.h"
 #include "internal.h"
+#include "trace.h"
 #include <stdlib.h>
 
 /* exit(): finish what is in flight, as the kernel's exit_aio does.  Waits
@@ -35,10 +36,12 @@ static void atfork_prepare(void)
 {
 	exec_atfork_prepare();	/* the executors, then the poller */
 	fref_atfork_prepare();
+	trace_atfork_prepare();	/* last: its lock is taken last */
 }
 
 static void atfork_parent(void)
 {
+	trace_atfork_parent();
 	fref_atfork_parent();
 	exec_atfork_parent();
 }
@@ -58,6 +61,7 @@ static void atfork_child(void)
 	exec_atfork_child();
 	fref_atfork_child();
 	nowait_atfork_child();
+	trace_atfork_child();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -69,6 +73,7 @@ static void global_init(void)
 	g_stats_default = cfg->stats;
 	exec_set_limits(&(struct exec_limits){ .threads = cfg->threads });
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	trace_init();	/* its exit handler runs after the drain's */
 	atexit(at_exit_drain);
 }
 

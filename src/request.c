@@ -2,6 +2,7 @@
 /* request.c - the life of a request that leaves submit: allocation, the
  * context's active list (what cancel can find), execution and completion. */
 #include "internal.h"
+#include "trace.h"
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -139,6 +140,8 @@ void req_complete(struct uaio_req *req, int64_t res)
 	active_unlink_locked(req);
 	pthread_mutex_unlock(&ctx->active_lock);
 	req_file_drop(req);	/* before the event: whoever reaps it finds the file released */
+	if (unlikely(g_trace))
+		trace_done(req, res);
 	post_event(ctx, req->cb.aio_data, req->obj, res, req->resfd, true, req->t_submit);
 	req_free(req);
 }
@@ -174,8 +177,11 @@ void req_complete_many(struct uaio_req **reqs, const int64_t *res, int n,
 			keep[j - i] = keep_locked(req);
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
-		for (int k = i; k < j; k++)
+		for (int k = i; k < j; k++) {
 			req_file_drop(reqs[k]);	/* before the events, as req_complete */
+			if (unlikely(g_trace))
+				trace_done(reqs[k], res[k]);
+		}
 		ctx_post_many(ctx, ev, stamps, j - i, nefd);
 		for (int k = 0; k < j - i; k++) {
 			if (fds[k] >= 0) {
@@ -214,11 +220,15 @@ int req_cancel_locked(struct uaio_req *req, int64_t *res, bool wait)
 	if (req_claim_for_cancel(req, &s)) {
 		*res = req_cancelled_res(req);
 		active_unlink_locked(req);
+		if (unlikely(g_trace))	/* its holder frees it only under active_lock */
+			trace_done(req, *res);
 		return CANCEL_POST;
 	}
 	if (s == REQ_WAITING && poller_cancel(req)) {
 		*res = req_cancelled_res(req);
 		active_unlink_locked(req);
+		if (unlikely(g_trace))
+			trace_done(req, *res);
 		return CANCEL_OWN;
 	}
 	return s == REQ_RUNNING || s == REQ_WAITING ? -EAGAIN : -EINVAL;

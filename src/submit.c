@@ -3,6 +3,7 @@
  * each opcode's prep (prep.c, by its row in opcode.c), then routing here:
  * complete what cannot block at once, hand the rest to the executor. */
 #include "internal.h"
+#include "trace.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -357,6 +358,8 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 		b->stamp = stats_stamp(ctx);
 	req->t_submit = b->stamp;
 	if (!active_insert(req)) {	/* destroyed meanwhile */
+		if (unlikely(g_trace))
+			trace_done(req, req_cancelled_res(req));
 		post_event(ctx, req->cb.aio_data, req->obj, req_cancelled_res(req), req->resfd, true, STAMP_INLINE);
 		req_free(req);
 		return 0;
@@ -522,6 +525,8 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 	const struct iocb *cb = &req->cb;
 	int ret;
 
+	if (unlikely(g_trace))	/* before dispatch: the request copies the stamps */
+		trace_submit(req, rt == ROUTE_DONE);
 	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
 	if (rt != ROUTE_DONE) {
 		ret = dispatch(b, req, rt);
@@ -532,6 +537,8 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 	atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
 	post_event(ctx, cb->aio_data, req->obj, res,
 		   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false, STAMP_INLINE);
+	if (unlikely(g_trace))
+		trace_done(req, res);
 	return 0;
 }
 

@@ -35,6 +35,7 @@
  * child); it starts afresh.
  */
 #include "exec/exec.h"
+#include "trace.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -451,6 +452,8 @@ static void kernel_send(struct uaio_req **reqs, int n)
 	for (int i = 0; i < n; i++) {
 		kiocb_fill(&kcb[i], reqs[i], efd);
 		v[i] = &kcb[i];
+		if (unlikely(g_trace))	/* before the release below: the reaper reads it */
+			trace_start(reqs[i], TR_KAIO);
 	}
 	/* release: raised before the kernel can complete them, and, for
 	 * ThreadSanitizer, which cannot see the kernel order them, the

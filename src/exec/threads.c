@@ -8,6 +8,7 @@
  * (or starts) the next one; and a worker that runs dry spins briefly
  * before it sleeps. */
 #include "exec/exec.h"
+#include "trace.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -154,8 +155,11 @@ static void threads_submit(struct uaio_req **reqs, int n)
 
 static void run(struct uaio_req *req)
 {
-	if (req_claim(req, REQ_QUEUED))
-		req_complete(req, req_run_blocking(req));
+	if (!req_claim(req, REQ_QUEUED))
+		return;
+	if (unlikely(g_trace))
+		trace_start(req, TR_WORKER);
+	req_complete(req, req_run_blocking(req));
 }
 
 /* Spins for queued work.  The budget (pool lock held to change it) halves

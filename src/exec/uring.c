@@ -46,6 +46,7 @@
  * and the child closes the descriptors.
  */
 #include "exec/exec.h"
+#include "trace.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -336,6 +337,8 @@ static struct io_uring_sqe *sqe_queue(struct uaio_req *req)
 		return NULL;
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
+	if (unlikely(g_trace))	/* before sq_flush's release: the reaper sees it */
+		trace_start(req, TR_URING);
 	return sqe;
 }
 

@@ -19,7 +19,8 @@
  * --flat (flat.c) that cost against contexts and queue depth.
  *
  * Files: options.c (command line), util.c (errors, clocks, memory),
- * workload.c (the files, the offsets), engine.c (the table), job.c (the
+ * workload.c (the files, the offsets), replay.c (--replay: a fio iolog as
+ * the workload), engine.c (the table), job.c (the
  * job loop), row.c (one engine on one mode), table.c, json.c, svg.c
  * (output), main.c.  This header is private to them.
  */
@@ -101,6 +102,7 @@ struct opts {
 	bool cost;
 	bool flat;		/* --flat: --cost against contexts and queue depth */
 	bool quiet;		/* no progress line even on a terminal */
+	const char *replay;	/* --replay: the iolog whose requests are the workload */
 };
 
 static inline bool rw_reads(enum rw rw)
@@ -200,6 +202,31 @@ double preread(const struct target *t);
 struct req *next_req(struct job *j);
 bool check_verify(const void *buf, size_t len, unsigned file, uint64_t off, uint64_t gen);
 
+/* ---- --replay (replay.c) ----------------------------------------------------- */
+
+/* One request of the iolog: the traced file's index, op, offset, length. */
+struct replay_op {
+	uint64_t off;
+	uint32_t len;
+	uint16_t file;
+	uint8_t op;		/* enum op */
+};
+
+struct replay {
+	char *names[MAX_FILES];	/* the traced files, in "add" order */
+	unsigned nnames;
+	uint64_t extent[MAX_FILES];	/* highest offset + length used in each */
+	uint64_t base[MAX_FILES];	/* where each lies in the bench's temporary file */
+	struct replay_op *ops;
+	uint64_t nops, reads, writes, syncs, skipped;
+	uint32_t maxlen;
+	bool aligned;		/* every offset and length a multiple of 4096 */
+};
+
+extern struct replay replay;
+void replay_load(struct opts *o);
+void replay_next(struct job *j, struct req *r);
+
 /* ---- requests, jobs and the engine interface (engine.c, job.c) --------------- */
 
 struct req {
@@ -209,6 +236,7 @@ struct req {
 	uint64_t t_submit;	/* CLOCK_MONOTONIC ns, set just before submit */
 	int64_t res;
 	uint64_t off;
+	uint32_t len;		/* bytes: --bs, or the replayed request's */
 	unsigned file;
 	unsigned idx;		/* within its job */
 	enum op op;
@@ -240,6 +268,7 @@ struct job {
 	unsigned sync_done;
 	uint64_t rng;
 	uint64_t reads, writes, fsyncs;	/* measured */
+	uint64_t bytes;		/* measured: read and written */
 	uint64_t last_done;	/* ns of the last completion (atomic): stall detection */
 	uint64_t completed;	/* every completion, ramp included (atomic): progress line */
 	int finished;		/* atomic */

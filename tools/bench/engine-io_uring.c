@@ -23,8 +23,8 @@ static int uring_submit(struct job *j, struct req **rs, unsigned n)
 		if (!sqe)
 			break;
 		switch (q->op) {
-		case OP_READ: io_uring_prep_read(sqe, fd, q->buf, (unsigned)j->b->o->bs, q->off); break;
-		case OP_WRITE: io_uring_prep_write(sqe, fd, q->buf, (unsigned)j->b->o->bs, q->off); break;
+		case OP_READ: io_uring_prep_read(sqe, fd, q->buf, q->len, q->off); break;
+		case OP_WRITE: io_uring_prep_write(sqe, fd, q->buf, q->len, q->off); break;
 		case OP_FSYNC: io_uring_prep_fsync(sqe, fd, 0); break;
 		}
 		io_uring_sqe_set_data(sqe, q);

@@ -19,7 +19,7 @@ static void prep_aiocb(struct job *j, struct req *r)
 	memset(&r->acb, 0, sizeof(r->acb));
 	r->acb.aio_fildes = j->b->fds[r->file];
 	r->acb.aio_buf = r->buf;
-	r->acb.aio_nbytes = j->b->o->bs;
+	r->acb.aio_nbytes = r->len;
 	r->acb.aio_offset = (off_t)r->off;
 	r->acb.aio_sigevent.sigev_notify = SIGEV_NONE;
 	r->acb.aio_lio_opcode = r->op == OP_WRITE ? LIO_WRITE : LIO_READ;

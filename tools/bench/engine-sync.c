@@ -21,8 +21,8 @@ static int sync_submit(struct job *j, struct req **rs, unsigned n)
 	(void)n;
 	do {
 		switch (q->op) {
-		case OP_READ: r = pread(fd, q->buf, j->b->o->bs, (off_t)q->off); break;
-		case OP_WRITE: r = pwrite(fd, q->buf, j->b->o->bs, (off_t)q->off); break;
+		case OP_READ: r = pread(fd, q->buf, q->len, (off_t)q->off); break;
+		case OP_WRITE: r = pwrite(fd, q->buf, q->len, (off_t)q->off); break;
 		default: r = fsync(fd); break;
 		}
 	} while (r < 0 && errno == EINTR);

@@ -23,8 +23,8 @@ void prep_iocb(struct job *j, struct req *r)
 	int fd = j->b->fds[r->file];
 
 	switch (r->op) {
-	case OP_READ: uaio_prep_pread(&r->cb, fd, r->buf, j->b->o->bs, (long long)r->off); break;
-	case OP_WRITE: uaio_prep_pwrite(&r->cb, fd, r->buf, j->b->o->bs, (long long)r->off); break;
+	case OP_READ: uaio_prep_pread(&r->cb, fd, r->buf, r->len, (long long)r->off); break;
+	case OP_WRITE: uaio_prep_pwrite(&r->cb, fd, r->buf, r->len, (long long)r->off); break;
 	case OP_FSYNC: uaio_prep_fsync(&r->cb, fd); break;
 	}
 	r->cb.aio_data = (uint64_t)(uintptr_t)r;

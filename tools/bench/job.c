@@ -46,7 +46,7 @@ static const char *op_name(enum op op)
 /* A completion's result must be the whole block (0 for fsync). */
 static void check_res(struct job *j, const struct req *q)
 {
-	int64_t want = q->op == OP_FSYNC ? 0 : (int64_t)j->b->o->bs;
+	int64_t want = q->op == OP_FSYNC ? 0 : (int64_t)q->len;
 
 	if (q->res == want)
 		return;
@@ -67,6 +67,7 @@ static void count_done(struct job *j, const struct req *q, uint64_t t)
 		return;
 	}
 	hist_add(&j->hist, t - q->t_submit);
+	j->bytes += q->len;
 	if (q->op == OP_READ)
 		j->reads++;
 	else

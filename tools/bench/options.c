@@ -68,6 +68,14 @@ static void usage(FILE *f)
 "      --verify           writes carry a pattern of offset and row; each row's\n"
 "                         written blocks are read back and compared\n"
 "      --allow-device-write  let write jobs overwrite a block device\n"
+"      --replay=FILE      the workload is a fio iolog (v2 or v3, such as\n"
+"                         UAIO_TRACE=FILE writes): its reads, writes and\n"
+"                         fsyncs, offsets and lengths, in order, once per\n"
+"                         row and engine, as fast as --iodepth allows.  Safe:\n"
+"                         they go to a temporary file of uaio-bench's own\n"
+"                         (a region per traced file); the traced files are\n"
+"                         never opened.  No O_DIRECT row unless every request\n"
+"                         is 4 KiB-aligned\n"
 "\n"
 "Engines and output:\n"
 "  -e, --engines=LIST     comma-separated engines or 'all' (default: all but\n"
@@ -225,7 +233,7 @@ static void parse_files(struct opts *o, char *arg)
 enum {
 	OPT_RWMIX = 256, OPT_BATCH_SUBMIT, OPT_BATCH_COMPLETE, OPT_DIRECT, OPT_MODE, OPT_RAMP,
 	OPT_IO_SIZE, OPT_FSYNC, OPT_VERIFY, OPT_BASELINE, OPT_JSON, OPT_SVG, OPT_COST, OPT_FLAT, OPT_BATCH,
-	OPT_DEVWRITE,
+	OPT_DEVWRITE, OPT_REPLAY,
 };
 
 static const struct option longopts[] = {
@@ -257,6 +265,7 @@ static const struct option longopts[] = {
 	{ "svg", required_argument, NULL, OPT_SVG },
 	{ "cost", no_argument, NULL, OPT_COST },
 	{ "flat", no_argument, NULL, OPT_FLAT },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -334,6 +343,7 @@ static bool parse_value(struct opts *o, int c, char *arg)
 	case OPT_BASELINE: o->baseline = parse_engine(arg); break;
 	case OPT_JSON: if (!*arg) bad_usage("--json needs a file name"); o->json = arg; break;
 	case OPT_SVG: if (!*arg) bad_usage("--svg needs a file name"); o->svg = arg; break;
+	case OPT_REPLAY: if (!*arg) bad_usage("--replay needs a file name"); o->replay = arg; break;
 	default: return false;
 	}
 	return true;
@@ -397,6 +407,10 @@ void parse_opts(int argc, char **argv, struct opts *o)
 		parse_one(o, c, argv);
 	if (optind < argc)
 		bad_usage("unexpected argument '%s' (try --help)", argv[optind]);
+	if (o->replay && o->cost)
+		bad_usage("--cost measures 0-byte reads: no --replay");
+	if (o->replay)
+		replay_load(o);
 	check_opts(o);
 	if (o->cost && !o->runtime_set)
 		o->runtime = o->flat ? 0.5 : 1;

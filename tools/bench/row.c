@@ -271,7 +271,9 @@ static bool row_jobs_done(struct bench *b, const struct engine *e, unsigned njob
 			stall = load64(&b->jobs[i]->last_done);
 	}
 	if (b->o->io_size && fin == njobs) {
-		row_stop_at(b, rc, now_ns());
+		/* at the last completion, not at this tick: a short row (a small
+		 * --replay) would otherwise measure the tick */
+		row_stop_at(b, rc, stall > rc->t0 ? stall : now_ns());
 		return true;
 	}
 	if (t > stall + (uint64_t)STALL_S * 1000000000u)
@@ -318,15 +320,15 @@ static void row_result(struct bench *b, unsigned njobs, const struct row_clock *
 		res->reads += j->reads;
 		res->writes += j->writes;
 		res->fsyncs += j->fsyncs;
+		res->bytes += j->bytes;
 	}
 	res->ran = true;
 	res->jobs = o->numjobs;
 	res->threads = njobs;
 	res->secs = (double)(rc->t1 - rc->t0) / 1e9;
 	res->ops = res->reads + res->writes;
-	res->bytes = res->ops * o->bs;
 	res->iops = res->secs > 0 ? (double)res->ops / res->secs : 0;
-	res->mibs = res->iops * (double)o->bs / MiB;
+	res->mibs = res->secs > 0 ? (double)res->bytes / res->secs / MiB : 0;
 	res->lat_min = m->count ? (double)m->min : 0;
 	res->lat_mean = m->count ? (double)m->sum / (double)m->count : 0;
 	res->p50 = hist_quantile(m, 0.50);

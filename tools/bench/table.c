@@ -31,7 +31,9 @@ void print_host(void)
 
 const char *rw_label(const struct opts *o, char *buf, size_t n)
 {
-	if (rw_reads(o->rw) && rw_writes(o->rw))
+	if (o->replay)
+		snprintf(buf, n, "replay of %llu requests", (unsigned long long)replay.nops);
+	else if (rw_reads(o->rw) && rw_writes(o->rw))
 		snprintf(buf, n, "%s %u%% reads", rw_names[o->rw], o->rwmix);
 	else
 		snprintf(buf, n, "%s", rw_names[o->rw]);
@@ -58,6 +60,12 @@ static void print_job(const struct opts *o)
 {
 	char bs[32], rw[48], ios[32];
 
+	if (o->replay)
+		printf("# replay: %s: %llu reads, %llu writes, %llu fsyncs on %u file%s, in the trace's order "
+		       "(bs: the largest; skipped: %llu wait/trim)\n", o->replay,
+		       (unsigned long long)replay.reads, (unsigned long long)replay.writes,
+		       (unsigned long long)replay.syncs, replay.nnames, replay.nnames == 1 ? "" : "s",
+		       (unsigned long long)replay.skipped);
 	printf("# job: %s, bs %s, iodepth %u, batch submit %u / complete %u, %u job%s",
 	       rw_label(o, rw, sizeof(rw)), fmt_size(bs, sizeof(bs), o->bs), o->depth,
 	       o->batch_submit, o->batch_complete, o->numjobs, o->numjobs > 1 ? "s" : "");

@@ -276,6 +276,11 @@ struct req *next_req(struct job *j)
 	uint64_t total = b->t->nblocks * b->t->n, g;
 	struct req *r = j->freel[--j->nfree];
 
+	if (o->replay) {
+		replay_next(j, r);
+		return r;
+	}
+	r->len = (uint32_t)o->bs;
 	if (!rw_writes(o->rw))
 		r->op = OP_READ;
 	else if (!rw_reads(o->rw))
