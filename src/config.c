@@ -4,7 +4,7 @@
  * was: programs (and the tests) set some of them between calls.
  *
  *   at the first setup, once: UAIO_MAX_NR, UAIO_NOCHECK, UAIO_STATS,
- *	UAIO_ASYNC_WRITES, UAIO_THREADS (struct config, config())
+ *	UAIO_ASYNC_WRITES, UAIO_THREADS, UAIO_CHECK (struct config, config())
  *   at first use, once: UAIO_SPIN_US (the first of getevents' spin and
  *	the pool's start), UAIO_IDLE_MS (the pool's start)
  *   at each use: UAIO_EXECUTOR and UAIO_FAULTS (each setup that names
@@ -13,12 +13,36 @@
  *
  * This file calls nothing of uaio's: it sits at the bottom of the layers. */
 #include "internal.h"
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static struct config cfg;
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static long spin_ns, idle_ms;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT, idle_once = PTHREAD_ONCE_INIT;
+
+/* UAIO_CHECK: unset, "" or "0": off; else a comma-separated list of
+ * "1" (report and go on), "halt" (abort at the first finding) and
+ * "buffers" (also checksum writes); any of them turns checking on.  An
+ * unknown word turns it on too: a misspelt request to check still checks. */
+static unsigned check_level(const char *v)
+{
+	char buf[64], *save = NULL;
+	unsigned lvl = 0;
+
+	if (!v || !*v || !strcmp(v, "0"))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		lvl |= CHECK_ON;
+		if (!strcmp(w, "halt"))
+			lvl |= CHECK_HALT;
+		else if (!strcmp(w, "buffers"))
+			lvl |= CHECK_BUFFERS;
+	}
+	return lvl ? lvl : CHECK_ON;
+}
 
 static void cfg_read(void)
 {
@@ -27,6 +51,7 @@ static void cfg_read(void)
 	cfg.stats = env_long("UAIO_STATS", 1) != 0;
 	cfg.async_writes = env_long("UAIO_ASYNC_WRITES", 0) != 0;
 	cfg.threads = (unsigned)env_long("UAIO_THREADS", 0);
+	cfg.check = check_level(getenv("UAIO_CHECK"));
 }
 
 /* Read at the first call (the process's first setup), then fixed. */

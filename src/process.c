@@ -4,6 +4,7 @@
  * drain; those handlers act on every module, so this file sits at the
  * top of the layers (below only the entry points). */
 #include "arena.h"
+#include "check.h"
 #include "internal.h"
 #include <stdlib.h>
 
@@ -57,6 +58,7 @@ static void atfork_child(void)
 	stats_atfork_child();
 	exec_atfork_child();
 	fref_atfork_child();
+	check_atfork_child();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -68,6 +70,7 @@ static void global_init(void)
 	g_stats_default = cfg->stats;
 	exec_set_limits(&(struct exec_limits){ .threads = cfg->threads });
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	check_init(cfg->check);	/* its summary at exit comes after the drain */
 	atexit(at_exit_drain);
 }
 
