@@ -291,6 +291,23 @@ static void ring_clean(void)
 
 static void not_destroyed(void) {}
 
+/* UAIO_CHECK=buffers: an O_DSYNC write waits in submit's batch while the
+ * call's next iocb, a cached read, fills its buffer inline; the write then
+ * leaves for the executor with other data than was submitted. */
+static void buffer_changed(void)
+{
+	int fd = t_tmpfile(1 << 16, 0);
+	struct iocb a, b;
+
+	memset(mem, 0xaa, 4096);
+	prep(&a, IOCB_CMD_PWRITE, fd, mem, 4096, 32768);
+	prep(&b, IOCB_CMD_PREAD, fd, mem, 4096, 0);
+	a.aio_rw_flags = RWF_DSYNC;
+	submit2(&a, &b);
+	reap(2);
+	close(fd);
+}
+
 /* ---- the parent ---- */
 
 struct tcase {
@@ -326,6 +343,10 @@ static const struct tcase cases[] = {
 	{ "ring-clean", "1", ring_clean, 1, "", "0 findings", NULL, false, false },
 	{ "leak", "1", not_destroyed, 8, "not-destroyed=1", ": not-destroyed 1", "was never destroyed",
 	  true, false },
+	{ "changed", "1,buffers", buffer_changed, 8, "buffer-changed=1,buffer-overlap=1", NULL,
+	  "changed between submit and execution", false, false },
+	{ "changed-clean", "1,buffers", file_clean, 8, "", "0 findings", NULL, false, false },
+	{ "changed-optin", "1", buffer_changed, 8, "buffer-overlap=1", NULL, NULL, false, false },
 	{ "halt", "halt", dup_iocb, 8, "iocb-in-flight=1", NULL, NULL, false, true },
 	{ "off", "0", dup_iocb, 8, "", NULL, NULL, false, false },
 };
