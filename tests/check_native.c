@@ -391,12 +391,10 @@ static void check_lines(const struct tcase *c, const char *out)
 	}
 }
 
-static void run_case(const struct tcase *c)
+/* Forks c's child; *rfd: the read end of its stderr. */
+static pid_t start_case(const struct tcase *c, int *rfd)
 {
-	static char out[1 << 16];
-	size_t len = 0;
-	int p[2], st;
-	ssize_t r;
+	int p[2];
 	pid_t pid;
 
 	REQUIRE(pipe(p) == 0);
@@ -407,10 +405,22 @@ static void run_case(const struct tcase *c)
 		child(c, p[1]);
 	}
 	close(p[1]);
-	while ((r = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+	*rfd = p[0];
+	return pid;
+}
+
+/* Reads c's child's stderr to the end and checks it. */
+static void finish_case(const struct tcase *c, pid_t pid, int rfd)
+{
+	static char out[1 << 16];
+	size_t len = 0;
+	ssize_t r;
+	int st;
+
+	while ((r = read(rfd, out + len, sizeof(out) - 1 - len)) > 0)
 		len += (size_t)r;
 	out[len] = 0;
-	close(p[0]);
+	close(rfd);
 	REQUIRE(waitpid(pid, &st, 0) == pid);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
 		printf("case %s: no O_DIRECT here, skipped\n", c->name);
@@ -429,15 +439,24 @@ static void run_case(const struct tcase *c)
 		fprintf(stderr, "---- case %s, the child's stderr:\n%s----\n", c->name, out);
 }
 
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+/* The children run side by side (each one's stderr fits in its pipe);
+ * argv[1] runs one case alone. */
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
+	pid_t pid[NCASES];
+	int rfd[NCASES];
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < NCASES; i++)
+		if (!only || !strcmp(only, cases[i].name))
+			pid[i] = start_case(&cases[i], &rfd[i]);
+	for (size_t i = 0; i < NCASES; i++)
 		if (!only || !strcmp(only, cases[i].name)) {
 			int before = t_failures;
 
-			run_case(&cases[i]);
+			finish_case(&cases[i], pid[i], rfd[i]);
 			printf("case %-13s %s\n", cases[i].name, t_failures == before ? "ok" : "FAILED");
 		}
 	return t_done();
