@@ -79,7 +79,10 @@ static pthread_mutex_t chk_lock = PTHREAD_MUTEX_INITIALIZER;
 #define OBJ_BUCKETS 1024
 static struct ent *obj_bucket[OBJ_BUCKETS];
 static struct ent *all;
-static unsigned long nflight;
+/* Entries in the table: written under chk_lock; read without it by
+ * check_inline as a hint (relaxed): with none in flight an inline request
+ * has nothing to overlap. */
+static _Atomic unsigned long nflight;
 
 static unsigned obj_hash(uint64_t obj)
 {
@@ -202,26 +205,57 @@ static void ent_fini(struct ent *e)
 		free(e->spans);
 }
 
+#ifndef STATX_DIOALIGN
+#define STATX_DIOALIGN 0x00002000U
+#endif
+
+/* What one statx says of a request's file: its identity, and for
+ * O_DIRECT its alignment.  One system call per checked request. */
+struct finfo {
+	bool ok;
+	mode_t mode;
+	dev_t dev;
+	ino_t ino;
+	unsigned blksize, dio_mem, dio_off;	/* dio_*: 0 when not reported */
+};
+
+static void finfo_get(int fd, bool dio, struct finfo *fi)
+{
+	struct statx sx;
+
+	memset(fi, 0, sizeof(*fi));
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | (dio ? STATX_DIOALIGN : 0), &sx) < 0)
+		return;
+	fi->ok = true;
+	fi->mode = sx.stx_mode;
+	fi->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	fi->ino = sx.stx_ino;
+	fi->blksize = sx.stx_blksize;
+	if (dio && (sx.stx_mask & STATX_DIOALIGN)) {
+		fi->dio_mem = sx.stx_dio_mem_align;
+		fi->dio_off = sx.stx_dio_offset_align;
+	}
+}
+
 /* The file's identity and the request's byte range, for a read or write
  * of a regular file or a block device (not a stream: no offsets there;
  * not an append: its offset is the end of file). */
-static void file_range(struct ent *e, const struct uaio_req *req)
+static void file_range(struct ent *e, const struct uaio_req *req, const struct finfo *fi)
 {
-	struct stat st;
 	bool append = e->wr && ((req->fl & O_APPEND) || (req->cb.aio_rw_flags & RWF_APPEND));
 
-	if (!req->total || append || fstat(e->fd, &st) < 0 ||
-	    !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+	if (!req->total || append || !fi->ok || !(S_ISREG(fi->mode) || S_ISBLK(fi->mode)))
 		return;
 	e->has_file = true;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
+	e->dev = fi->dev;
+	e->ino = fi->ino;
 	e->off = (uint64_t)req->cb.aio_offset;
 	e->end = e->off + req->total;
 }
 
-/* false: no memory to check this request with (it goes unchecked). */
-static bool ent_fill(struct ent *e, const struct uaio_req *req)
+/* A read or write: *fi is its file.  false: no memory to check this
+ * request with (it goes unchecked). */
+static bool ent_fill(struct ent *e, const struct uaio_req *req, struct finfo *fi)
 {
 	const struct opcode *op = op_get(req->cb.aio_lio_opcode);
 
@@ -233,58 +267,50 @@ static bool ent_fill(struct ent *e, const struct uaio_req *req)
 	e->fd = (int)req->cb.aio_fildes;
 	e->wr = op && op->write;
 	e->spans = e->span_inline;
+	fi->ok = false;
 	if (!op || !op->rw)
 		return true;
 	if (!spans_copy(e, req))
 		return false;
-	file_range(e, req);
+	finfo_get(e->fd, req->fl & O_DIRECT, fi);
+	file_range(e, req, fi);
 	return true;
 }
 
 /* ---- O_DIRECT alignment ---- */
 
-#ifndef STATX_DIOALIGN
-#define STATX_DIOALIGN 0x00002000U
-#endif
-
 /* The file's O_DIRECT alignment for memory and for offsets/lengths, and
  * where it came from; false when nothing says. */
-static bool dio_align(int fd, unsigned *mem, unsigned *off, const char **src)
+static bool dio_align(int fd, const struct finfo *fi, unsigned *mem, unsigned *off, const char **src)
 {
-	struct statx sx;
-	struct stat st;
 	int bs;
 
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN) &&
-	    sx.stx_dio_mem_align && sx.stx_dio_offset_align) {
-		*mem = sx.stx_dio_mem_align;
-		*off = sx.stx_dio_offset_align;
+	if (fi->dio_mem && fi->dio_off) {
+		*mem = fi->dio_mem;
+		*off = fi->dio_off;
 		*src = "statx STATX_DIOALIGN";
 		return true;
 	}
-	if (fstat(fd, &st) < 0)
-		return false;
-	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKSSZGET, &bs) == 0 && bs > 0) {
+	if (S_ISBLK(fi->mode) && ioctl(fd, BLKSSZGET, &bs) == 0 && bs > 0) {
 		*mem = *off = (unsigned)bs;
 		*src = "the device's logical block size, BLKSSZGET";
 		return true;
 	}
-	if (st.st_blksize <= 0)
+	if (!fi->blksize)
 		return false;
-	*mem = *off = (unsigned)st.st_blksize;
+	*mem = *off = fi->blksize;
 	*src = "st_blksize: the kernel reports no STATX_DIOALIGN here";
 	return true;
 }
 
-static void check_dio(const struct ent *e, const struct uaio_req *req)
+static void check_dio(const struct ent *e, const struct uaio_req *req, const struct finfo *fi)
 {
 	unsigned mem, oa;
 	const char *src;
 	char what[320];
 	int n = 0;
 
-	if (!(req->fl & O_DIRECT) || !op_get(e->op) || !op_get(e->op)->rw ||
-	    !dio_align(e->fd, &mem, &oa, &src))
+	if (!(req->fl & O_DIRECT) || !fi->ok || !dio_align(e->fd, fi, &mem, &oa, &src))
 		return;
 	for (int i = 0; i < req->niov && req->iov; i++) {
 		uintptr_t b = (uintptr_t)req->iov[i].iov_base;
@@ -359,11 +385,16 @@ static void conflicts_locked(const struct ent *e)
 
 void check_inline(const struct uaio_req *req)
 {
+	struct finfo fi;
 	struct ent e;
 
-	if (!ent_fill(&e, req))
+	/* relaxed: a hint.  A request another thread enters meanwhile has no
+	 * order with this one (nor would it with the kernel's). */
+	if (!atomic_load_explicit(&nflight, memory_order_relaxed) && !(req->fl & O_DIRECT))
 		return;
-	check_dio(&e, req);
+	if (!ent_fill(&e, req, &fi))
+		return;
+	check_dio(&e, req, &fi);
 	pthread_mutex_lock(&chk_lock);
 	conflicts_locked(&e);
 	pthread_mutex_unlock(&chk_lock);
@@ -373,15 +404,16 @@ void check_inline(const struct uaio_req *req)
 void check_dispatch(const struct uaio_req *req)
 {
 	struct ent *e = malloc(sizeof(*e));
+	struct finfo fi;
 	unsigned h;
 
 	if (!e)
 		return;
-	if (!ent_fill(e, req)) {
+	if (!ent_fill(e, req, &fi)) {
 		free(e);
 		return;
 	}
-	check_dio(e, req);
+	check_dio(e, req, &fi);
 	if ((level & CHECK_BUFFERS) && e->wr && e->nspan) {
 		e->summed = spans_sum(e, &e->sum);
 		e->nbt = backtrace(e->bt, BT_KEEP);
@@ -395,7 +427,7 @@ void check_dispatch(const struct uaio_req *req)
 	if (all)
 		all->prev = e;
 	all = e;
-	nflight++;
+	atomic_fetch_add_explicit(&nflight, 1, memory_order_relaxed);	/* a count, see there */
 	pthread_mutex_unlock(&chk_lock);
 }
 
@@ -413,7 +445,7 @@ static struct ent *take_locked(unsigned h, const struct uaio_ctx *ctx, uint64_t 
 			all = e->next;
 		if (e->next)
 			e->next->prev = e->prev;
-		nflight--;
+		atomic_fetch_sub_explicit(&nflight, 1, memory_order_relaxed);	/* a count, see there */
 		return e;
 	}
 	return NULL;
@@ -483,7 +515,7 @@ static unsigned long ctx_flight(const struct uaio_ctx *ctx)
 	unsigned long n = 0;
 
 	pthread_mutex_lock(&chk_lock);
-	for (struct ent *e = nflight ? all : NULL; e; e = e->next)
+	for (struct ent *e = all; e; e = e->next)
 		n += e->ctx == ctx;
 	pthread_mutex_unlock(&chk_lock);
 	return n;
@@ -598,5 +630,5 @@ void check_atfork_child(void)
 	pthread_mutex_init(&chk_lock, NULL);
 	memset(obj_bucket, 0, sizeof(obj_bucket));	/* the entries stay allocated: orphaned */
 	all = NULL;
-	nflight = 0;
+	atomic_store_explicit(&nflight, 0, memory_order_relaxed);	/* no other thread here */
 }
