@@ -631,4 +631,8 @@ void check_atfork_child(void)
 	memset(obj_bucket, 0, sizeof(obj_bucket));	/* the entries stay allocated: orphaned */
 	all = NULL;
 	atomic_store_explicit(&nflight, 0, memory_order_relaxed);	/* no other thread here */
+	/* the parent reported and counts its own findings: the child's start afresh */
+	memset(sites, 0, sizeof(sites));
+	memset(kind_count, 0, sizeof(kind_count));
+	atomic_store_explicit(&nsites, 0, memory_order_relaxed);	/* no other thread here */
 }
