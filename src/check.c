@@ -434,7 +434,7 @@ void check_dispatch(const struct uaio_req *req)
 	pthread_mutex_unlock(&chk_lock);
 }
 
-/* Unlinks the first entry of bucket h that match() accepts; chk_lock held. */
+/* Unlinks the first entry of bucket h for (ctx, obj), and req if given; chk_lock held. */
 static struct ent *take_locked(unsigned h, const struct uaio_ctx *ctx, uint64_t obj,
 			       const struct uaio_req *req)
 {
