@@ -4,7 +4,7 @@
  * was: programs (and the tests) set some of them between calls.
  *
  *   at the first setup, once: UAIO_MAX_NR, UAIO_NOCHECK, UAIO_STATS,
- *	UAIO_ASYNC_WRITES, UAIO_THREADS (struct config, config())
+ *	UAIO_ASYNC_WRITES, UAIO_THREADS, UAIO_CHECK (struct config, config())
  *   at first use, once: UAIO_SPIN_US (the first of getevents' spin and
  *	the pool's start), UAIO_IDLE_MS (the pool's start), UAIO_TRACE and
  *	UAIO_TRACE_DETAIL (the first setup, from trace_init)
@@ -15,6 +15,7 @@
  * This file calls nothing of uaio's: it sits at the bottom of the layers. */
 #include "internal.h"
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,28 @@ static char trace_path[PATH_MAX];	/* a copy: the program may change its environm
 static bool trace_detail;
 static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
 
+/* UAIO_CHECK: unset, "" or "0": off; else a comma-separated list of
+ * "1" (report and go on), "halt" (abort at the first finding) and
+ * "buffers" (also checksum writes); any of them turns checking on.  An
+ * unknown word turns it on too: a misspelt request to check still checks. */
+static unsigned check_level(const char *v)
+{
+	char buf[64], *save = NULL;
+	unsigned lvl = 0;
+
+	if (!v || !*v || !strcmp(v, "0"))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		lvl |= CHECK_ON;
+		if (!strcmp(w, "halt"))
+			lvl |= CHECK_HALT;
+		else if (!strcmp(w, "buffers"))
+			lvl |= CHECK_BUFFERS;
+	}
+	return lvl ? lvl : CHECK_ON;
+}
+
 static void cfg_read(void)
 {
 	cfg.max_nr = (unsigned long)env_long("UAIO_MAX_NR", 65536);
@@ -33,6 +56,7 @@ static void cfg_read(void)
 	cfg.stats = env_long("UAIO_STATS", 1) != 0;
 	cfg.async_writes = env_long("UAIO_ASYNC_WRITES", 0) != 0;
 	cfg.threads = (unsigned)env_long("UAIO_THREADS", 0);
+	cfg.check = check_level(getenv("UAIO_CHECK"));
 }
 
 /* Read at the first call (the process's first setup), then fixed. */

@@ -3,6 +3,7 @@
  * statistics.  Lookup (ctx_get, ctx_put) is the handle table's (table.c);
  * what runs once per process, at fork and at exit is process.c's. */
 #include "arena.h"
+#include "check.h"
 #include "internal.h"
 #include "ring.h"
 #include "trace.h"
@@ -204,6 +205,8 @@ static int do_destroy(aio_context_t h)
 		ctx_put(ctx);
 		return -EINVAL;
 	}
+	if (unlikely(g_check))
+		check_destroy(ctx);
 	ctx_wake_all(ctx);
 	ctx_cancel_all(ctx, false);
 	wait_counter(ctx, &ctx->inflight, 50, LATE_CANCEL);

@@ -3,6 +3,7 @@
  * ring, ring.c, with the statistics, the eventfd count and the wake-up of
  * the waiters), and getevents / pgetevents, which reap the ring and sleep
  * on those waiters. */
+#include "check.h"
 #include "ring.h"
 #include <sys/uio.h>
 #include <errno.h>
@@ -53,6 +54,8 @@ void ctx_post(struct uaio_ctx *ctx, uint64_t data, uint64_t obj, int64_t res, ui
 	struct io_event ev = { data, obj, res, 0 };
 
 	stats_posted(&stamp, 1);	/* before the event can be seen */
+	if (unlikely(g_check))
+		check_posted(ctx, obj, stamp);
 	pthread_mutex_lock(&ctx->post_lock);
 	ring_put_locked(ctx, &ev);
 	/* relaxed: a statistic, counted before the event can be seen. */
@@ -74,6 +77,8 @@ void ctx_post_many(struct uaio_ctx *ctx, const struct io_event *evs, const uint6
 	uint64_t now = stats_clock(stamps, n);	/* outside the lock */
 
 	stats_posted(stamps, n);	/* before the events can be seen */
+	if (unlikely(g_check))
+		check_posted_many(ctx, evs, stamps, n);
 	pthread_mutex_lock(&ctx->post_lock);
 	for (int i = 0; i < n; i++) {
 		ring_put_locked(ctx, &evs[i]);
@@ -359,6 +364,8 @@ static int do_getevents(aio_context_t h, long min_nr, long nr, struct io_event *
 		ctx_put(ctx);
 		return -EINVAL;
 	}
+	if (unlikely(g_check) && timeout && !min_nr)
+		check_getevents(ctx, min_nr, &ts);
 	if (timeout)
 		deadline_from(&ts, &deadline, &nowait);
 	for (;;) {

@@ -196,7 +196,11 @@ struct config {
 	bool stats;		/* UAIO_STATS != 0: latency statistics */
 	bool async_writes;	/* UAIO_ASYNC_WRITES != 0: buffered writes offloaded */
 	unsigned threads;	/* UAIO_THREADS: the pool's cap; 0: the default */
+	unsigned check;		/* UAIO_CHECK: CHECK_* bits (check.c); 0: off */
 };
+#define CHECK_ON	1u	/* "1": report each finding once per site, go on */
+#define CHECK_HALT	2u	/* "halt": abort() after the first report */
+#define CHECK_BUFFERS	4u	/* "buffers": checksum writes at submit and before they run */
 const struct config *config(void);
 long config_spin_ns(void);
 long config_idle_ms(void);

@@ -4,6 +4,7 @@
  * drain; those handlers act on every module, so this file sits at the
  * top of the layers (below only the entry points). */
 #include "arena.h"
+#include "check.h"
 #include "internal.h"
 #include "trace.h"
 #include <stdlib.h>
@@ -62,6 +63,7 @@ static void atfork_child(void)
 	fref_atfork_child();
 	nowait_atfork_child();
 	trace_atfork_child();
+	check_atfork_child();
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -74,6 +76,7 @@ static void global_init(void)
 	exec_set_limits(&(struct exec_limits){ .threads = cfg->threads });
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	trace_init();	/* its exit handler runs after the drain's */
+	check_init(cfg->check);	/* its summary at exit comes after the drain */
 	atexit(at_exit_drain);
 }
 

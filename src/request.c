@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* request.c - the life of a request that leaves submit: allocation, the
  * context's active list (what cancel can find), execution and completion. */
+#include "check.h"
 #include "internal.h"
 #include "trace.h"
 #include <errno.h>
@@ -427,6 +428,8 @@ int64_t req_run_blocking(struct uaio_req *req)
 	long old = -1;
 	int64_t res;
 
+	if (unlikely(g_check))
+		check_before_write(req);	/* a worker (or the submitter) writes it now */
 	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO) {
 		old = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
 		syscall(SYS_ioprio_set, 1, 0, (int)(uint16_t)req->cb.aio_reqprio);

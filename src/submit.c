@@ -2,6 +2,7 @@
 /* submit.c - io_submit as a pipeline: copy-in (uaccess.c), checks and
  * each opcode's prep (prep.c, by its row in opcode.c), then routing here:
  * complete what cannot block at once, hand the rest to the executor. */
+#include "check.h"
 #include "internal.h"
 #include "trace.h"
 #include <errno.h>
@@ -357,9 +358,13 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	if (!b->stamp)
 		b->stamp = stats_stamp(ctx);
 	req->t_submit = b->stamp;
+	if (unlikely(g_check))
+		check_dispatch(req);	/* before anyone can post its event */
 	if (!active_insert(req)) {	/* destroyed meanwhile */
 		if (unlikely(g_trace))
 			trace_done(req, req_cancelled_res(req));
+		if (unlikely(g_check))
+			check_undo(req);
 		post_event(ctx, req->cb.aio_data, req->obj, req_cancelled_res(req), req->resfd, true, STAMP_INLINE);
 		req_free(req);
 		return 0;
@@ -535,6 +540,8 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 		return ret;
 	}
 	atomic_fetch_add_explicit(&ctx->st_inline, 1, memory_order_relaxed); /* statistic */
+	if (unlikely(g_check))
+		check_inline(req);
 	post_event(ctx, cb->aio_data, req->obj, res,
 		   cb->aio_flags & IOCB_FLAG_RESFD ? (int)cb->aio_resfd : -1, false, STAMP_INLINE);
 	if (unlikely(g_trace))
@@ -557,8 +564,11 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 
 	if (!pre && (cb->aio_reserved2 || (int64_t)cb->aio_nbytes < 0))
 		return -EINVAL;
-	if (!pre && !slot_get(ctx))
+	if (!pre && !slot_get(ctx)) {
+		if (unlikely(g_check))
+			check_ring_full(ctx);
 		return -EAGAIN;
+	}
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
 	do {
 		proto_init(b, &req, cb, uptr);

@@ -34,6 +34,7 @@
  * child has none of them (the kernel does not share AIO contexts with a
  * child); it starts afresh.
  */
+#include "check.h"
 #include "exec/exec.h"
 #include "trace.h"
 #include <errno.h>
@@ -450,6 +451,8 @@ static void kernel_send(struct uaio_req **reqs, int n)
 	bool retried = false;
 
 	for (int i = 0; i < n; i++) {
+		if (unlikely(g_check))
+			check_before_write(reqs[i]);	/* the kernel takes the data from here on */
 		kiocb_fill(&kcb[i], reqs[i], efd);
 		v[i] = &kcb[i];
 		if (unlikely(g_trace))	/* before the release below: the reaper reads it */

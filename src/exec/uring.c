@@ -45,6 +45,7 @@
  * destroy.  A forked child never sees it: its mappings are MADV_DONTFORK
  * and the child closes the descriptors.
  */
+#include "check.h"
 #include "exec/exec.h"
 #include "trace.h"
 #include <errno.h>
@@ -331,6 +332,8 @@ static struct io_uring_sqe *sqe_queue(struct uaio_req *req)
 
 	if (!sqe)
 		return NULL;
+	if (unlikely(g_check))
+		check_before_write(req);	/* the kernel takes the data from here on */
 	if (!op->prep(sqe, req, op)) {
 		io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
 		io_uring_sqe_set_data64(sqe, TAG_NONE);
