@@ -138,7 +138,7 @@ check-asan:
 check-tsan:
 	TSAN_OPTIONS="die_after_fork=0 $${TSAN_OPTIONS:-}" $(MAKE) SAN=tsan check
 
-VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args destroy_waits ring_direct_reap preadv_pwritev eventfd_notify pipe_rw poll_basic exit_drain ring_no_overflow buffered_async stats_counts stats_process stats_off faults_err faults_seed faults_filters faults_short faults_delay faults_spec fuzz_replay uaccess_fault cancel_points fsize_limit ring_library_view
+VALGRIND_TESTS ?= setup_errors submit_errors rw_basic getevents_args destroy_waits ring_direct_reap preadv_pwritev eventfd_notify pipe_rw poll_basic exit_drain ring_no_overflow buffered_async stats_counts stats_process stats_off faults_err faults_seed faults_filters faults_short faults_delay faults_spec fuzz_replay uaccess_fault cancel_points fsize_limit ring_library_view nowait_batch check_native
 check-valgrind: deps
 	$(MAKE) all
 	UAIO_TEST_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no" \
