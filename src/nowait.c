@@ -36,6 +36,7 @@
 #include <linux/aio_abi.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define NW_EVENTS	UA_IOCB_BATCH	/* the most reads one submit call sends */
@@ -128,10 +129,21 @@ static int nw_reap(aio_context_t c, struct io_event *ev, int max)
 	return n;
 }
 
-/* -EAGAIN means "not cached" from a file, but an empty pipe or socket
- * says it too (and a stream goes another way in submit.c): for each fd
- * with such an answer, one lseek tells which; a stream's answers are
- * asked again, by preadv2, whose offset it refuses (-ESPIPE). */
+/* Whether fd takes a read at an offset, as submit.c's preadv2 asks it:
+ * a 0-byte one answers 0 from a file, -ESPIPE from a pipe, socket or
+ * eventfd (which lseek does not tell: an eventfd's lseek succeeds). */
+static bool nw_preadable(int fd)
+{
+	char c;
+	struct iovec v = { &c, 0 };
+
+	return preadv2(fd, &v, 1, 0, RWF_NOWAIT) >= 0;
+}
+
+/* -EAGAIN means "not cached" from a file, but an empty pipe, socket or
+ * eventfd says it too (and a stream goes another way in submit.c): for
+ * each fd with such an answer, one 0-byte read tells which; a stream's
+ * answers are asked again, by preadv2, whose offset it refuses. */
 static void nw_streams(const int *fds, int n, int64_t *res)
 {
 	int seen = -1;
@@ -142,7 +154,7 @@ static void nw_streams(const int *fds, int n, int64_t *res)
 			continue;
 		if (fds[i] != seen) {
 			seen = fds[i];
-			stream = lseek(seen, 0, SEEK_CUR) < 0;
+			stream = !nw_preadable(seen);
 		}
 		if (stream)
 			res[i] = NOWAIT_AGAIN;

@@ -152,6 +152,32 @@ static void pipe_on_file_number(void)
 	close(FD);
 }
 
+/* An eventfd read in a batch waits for a count like any eventfd read
+ * (an eventfd's lseek succeeds: it must not pass for a file), and a
+ * cancel withdraws it. */
+static void eventfd_batch(void)
+{
+	struct iocb cbs[2], *v[2] = { &cbs[0], &cbs[1] };
+	struct io_event ev[2];
+	int efd = eventfd(0, 0);
+	uint64_t one = 1;
+
+	REQUIRE(efd >= 0);
+	prep(&cbs[0], efd, 0, 0);
+	prep(&cbs[1], efd, 1, 0);
+	cbs[0].aio_nbytes = cbs[1].aio_nbytes = 8;
+	CHECK_EQ(uaio_submit(ctx, 2, v), 2);
+	CHECK_EQ(ready(ev, 2), 0);
+	REQUIRE(write(efd, &one, 8) == 8);	/* one of them gets it */
+	CHECK_EQ(t_wait1(&t_uaio, ctx, &ev[0]), 1);
+	CHECK_EQ((long)ev[0].res, 8L);
+	/* the other still waits, withdrawn by cancel */
+	CHECK_EQ(uaio_cancel(ctx, (struct iocb *)(uintptr_t)(ev[0].data == 0 ? ev[0].obj + sizeof(struct iocb) : ev[0].obj - sizeof(struct iocb)), NULL), -EINPROGRESS);
+	CHECK_EQ(t_wait1(&t_uaio, ctx, &ev[1]), 1);
+	CHECK_EQ((long)ev[1].res, (long)-ECANCELED);
+	close(efd);
+}
+
 /* A file read buffered a moment ago, then given O_DIRECT: right data. */
 static void direct_since(void)
 {
@@ -257,6 +283,7 @@ int main(void)
 	batch_stops_at_error();
 	resfd_in_batch();
 	pipe_on_file_number();
+	eventfd_batch();
 	direct_since();
 	thread_contexts();
 	if (!t_under_valgrind())	/* fork with threads running hangs valgrind (fork_child too) */
