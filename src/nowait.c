@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -49,9 +50,14 @@ struct nw_ring {	/* the kernel's aio_ring header, then its events */
 
 enum { NW_NONE = 0, NW_REFUSED = -1 };
 
-/* This thread's context, made in generation nw_tgen of the process. */
-static __thread aio_context_t nw_ctx;
-static __thread unsigned nw_tgen;
+/* This thread's context, made in generation gen of the process; the
+ * thread's value of nw_key (not __thread: LeakSanitizer misreads the
+ * dynamic TLS of a dlopened copy of uaio, libaio.so.1, and crashes). */
+struct nw_thread {
+	aio_context_t ctx;	/* NW_NONE, NW_REFUSED or the context */
+	unsigned gen;
+};
+
 /* Bumped in a forked child: contexts of an earlier generation are the
  * parent's and do not exist here.  Relaxed: read by the thread that made
  * the context, written only in the child before it has other threads. */
@@ -64,11 +70,12 @@ static bool nw_key_ok;
 
 static void nw_thread_exit(void *arg)
 {
-	(void)arg;
+	struct nw_thread *t = arg;
+
 	/* relaxed: see nw_gen */
-	if (nw_tgen == atomic_load_explicit(&nw_gen, memory_order_relaxed) && nw_ctx > 0)
-		syscall(SYS_io_destroy, nw_ctx);
-	nw_ctx = NW_NONE;
+	if (t->gen == atomic_load_explicit(&nw_gen, memory_order_relaxed) && t->ctx > 0)
+		syscall(SYS_io_destroy, t->ctx);
+	free(t);
 }
 
 static void nw_init(void)
@@ -80,15 +87,25 @@ static void nw_init(void)
 static aio_context_t nw_get(void)
 {
 	unsigned gen = atomic_load_explicit(&nw_gen, memory_order_relaxed);	/* relaxed: see nw_gen */
+	struct nw_thread *t;
 	aio_context_t c = 0;
 
-	if (nw_tgen == gen)
-		return nw_ctx > 0 ? nw_ctx : 0;
-	nw_tgen = gen;
-	nw_ctx = NW_REFUSED;
 	pthread_once(&nw_once, nw_init);
-	if (!nw_key_ok || pthread_setspecific(nw_key, (void *)1) != 0)
-		return 0;	/* it could not be destroyed with the thread */
+	if (!nw_key_ok)
+		return 0;
+	t = pthread_getspecific(nw_key);
+	if (t && t->gen == gen)
+		return t->ctx > 0 ? t->ctx : 0;
+	if (!t) {	/* destroyed with the thread (nw_thread_exit) */
+		if (!(t = malloc(sizeof(*t))))
+			return 0;
+		if (pthread_setspecific(nw_key, t) != 0) {
+			free(t);
+			return 0;
+		}
+	}
+	t->gen = gen;
+	t->ctx = NW_REFUSED;
 	if (syscall(SYS_io_setup, NW_EVENTS, &c) < 0) {
 		if (errno == ENOSYS || errno == EPERM)	/* relaxed: a hint */
 			atomic_store_explicit(&nw_off, true, memory_order_relaxed);
@@ -98,7 +115,7 @@ static aio_context_t nw_get(void)
 		syscall(SYS_io_destroy, c);	/* a ring we cannot read */
 		return 0;
 	}
-	nw_ctx = (aio_context_t)c;
+	t->ctx = c;
 	return c;
 }
 
