@@ -49,7 +49,7 @@ struct uaio_ctx;
 /* Bytes of struct uaio_req that belong to its context's executor (its
  * own struct, checked against this size there); zero when the request
  * reaches it. */
-#define EXEC_PRIV_SIZE	16
+#define EXEC_PRIV_SIZE	24
 
 struct uaio_req {
 	struct uaio_req *next;		/* pool queue link: pool lock; or faults.c's held list: its lock */
@@ -70,6 +70,9 @@ struct uaio_req {
 					 * in this call (submit's thread only) */
 	bool has_pre;			/* pre: the first inline attempt's answer, by
 					 * nowait.c (submit's thread only) */
+	bool may_verify;		/* the executor may check fl_cached for submit
+					 * (exec_ops.submit_verify; submit's thread only) */
+	bool unverified;		/* sent on fl_cached flags: submit_verify */
 	int64_t pre;
 	unsigned poll_events;		/* POLL mask (with ERR|HUP) or stream wait mask */
 	int niov;

@@ -27,6 +27,7 @@ struct batch {
 	 * cached answer, not asked in this call. */
 	int fl_fd, fl;
 	bool fl_cached;
+	bool single;		/* the call has one iocb: submit_verify may serve it */
 	/* The call's own reference to ref_ufd's file (fref.c), shared by the
 	 * requests of the call on that fd: one duplicate per fd and call. */
 	int ref_ufd, ref_fd;
@@ -205,6 +206,11 @@ static int route_rw(struct uaio_req *req, int64_t *res, enum route *rt)
 
 	req->kind = KIND_FILE;
 	*rt = ROUTE_POOL;
+	if (!wr && (req->fl & O_DIRECT) && req->fl_cached && req->may_verify &&
+	    req->ctx->exec->holds_file(req)) {
+		req->unverified = true;	/* the executor's submit_verify checks the flags */
+		return 0;
+	}
 	if ((req->fl & O_DIRECT) || (wr && !user_nowait &&
 	    ((rwf & (RWF_DSYNC | RWF_SYNC)) || (req->fl & (O_SYNC | O_DSYNC)))))
 		return flags_stale(req) ? FL_STALE : 0;	/* waits for the device: never inline */
@@ -330,6 +336,26 @@ static int no_runner(struct batch *b, struct uaio_req *req, enum route *rt, int6
 	return 0;
 }
 
+/* dispatch(): the executor refused a request sent on cached flags
+ * (submit_verify) before it started; submit decides it again. */
+#define DISPATCH_AGAIN 1
+
+/* Takes back a request dispatch() made, which nothing has seen but its
+ * executor's submit_verify (no check, no trace: may_verify is off under
+ * both): no event, as if it had never been submitted. */
+static void undispatch(struct batch *b, struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+
+	pthread_mutex_lock(&ctx->active_lock);
+	active_unlink_locked(req);
+	pthread_mutex_unlock(&ctx->active_lock);
+	b->handed--;
+	if (req->resfd >= 0)
+		fref_put(req->resfd);
+	req_free(req);
+}
+
 /* Hands req on; no_runner() has made sure something will run it. */
 static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 {
@@ -373,6 +399,14 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	if (req->fault == FAULT_DELAY) {	/* faults.c starts it when due */
 		faults_hold(req, rt == ROUTE_POOL);
 		return 0;
+	}
+	if (rt == ROUTE_POOL && req->unverified) {
+		if (ctx->exec->submit_verify(req) == 0) {
+			atomic_fetch_add_explicit(&ctx->st_offloaded, 1, memory_order_relaxed); /* statistic */
+			return 0;
+		}
+		undispatch(b, req);
+		return DISPATCH_AGAIN;
 	}
 	if (rt == ROUTE_POOL) {
 		atomic_fetch_add_explicit(&ctx->st_offloaded, 1, memory_order_relaxed); /* statistic */
@@ -436,6 +470,7 @@ static void proto_init(struct batch *b, struct uaio_req *req, const struct iocb 
 {
 	const struct opcode *op = op_get(cb->aio_lio_opcode);
 	bool may_cache = op && op->rw && !b->ctx->faults;
+	const struct exec_ops *ex = b->ctx->exec;
 
 	memset(req, 0, sizeof(*req));
 	req->cb = *cb;
@@ -450,6 +485,7 @@ static void proto_init(struct batch *b, struct uaio_req *req, const struct iocb 
 	}
 	req->fl = b->fl;
 	req->fl_cached = b->fl_cached;
+	req->may_verify = b->single && ex->submit_verify && ex->holds_file && !g_check && !g_trace;
 }
 
 static void proto_iov_free(struct uaio_req *req)
@@ -535,7 +571,7 @@ static int post_or_dispatch(struct batch *b, struct uaio_req *req, enum route rt
 	atomic_fetch_add_explicit(&ctx->st_submitted, 1, memory_order_relaxed); /* statistic */
 	if (rt != ROUTE_DONE) {
 		ret = dispatch(b, req, rt);
-		if (ret < 0)	/* relaxed: a statistic */
+		if (ret != 0)	/* relaxed: a statistic */
 			atomic_fetch_sub_explicit(&ctx->st_submitted, 1, memory_order_relaxed);
 		return ret;
 	}
@@ -570,6 +606,7 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 		return -EAGAIN;
 	}
 	atomic_fetch_add_explicit(&ctx->inflight, 1, memory_order_relaxed); /* batch guard holds destroy */
+redo:
 	do {
 		proto_init(b, &req, cb, uptr);
 		req.has_pre = pre_left;	/* until the attempt it stands for is made */
@@ -585,6 +622,12 @@ static int submit_one(struct batch *b, const struct iocb *cb, uint64_t uptr, boo
 prepared:
 	if ((ret = post_or_dispatch(b, &req, rt, res)) < 0)
 		goto out_release;
+	if (ret == DISPATCH_AGAIN) {	/* stale flags: taken back; again with fresh ones */
+		b->fl_fd = (int)cb->aio_fildes;
+		b->fl = fdfl_refresh(b->fl_fd);
+		b->fl_cached = false;
+		goto redo;
+	}
 	proto_iov_free(&req);
 	return 0;
 
@@ -698,6 +741,7 @@ static int do_submit(aio_context_t h, long nr, struct iocb **iocbpp)
 	stats_prepare(b.ctx);
 	if (nr > b.ctx->nr)
 		nr = b.ctx->nr;
+	b.single = nr == 1;
 	/* Integer arithmetic: iocbpp may be a bad pointer, even NULL. */
 	while (i < nr && !err)
 		i += submit_chunk(&b, checked, (uint64_t)(uintptr_t)iocbpp + (uint64_t)i * sizeof(*iocbpp),

@@ -1,4 +1,4 @@
-/* SPEC §2 submit: an fd's flags are read at each submit, as the kernel reads them, whatever uaio remembers of them: a descriptor read from a moment ago (so uaio's per-descriptor flag cache holds it), then closed, reopened on the same number as another file, a file of another access mode, a pipe, a directory, an O_PATH, an eventfd, or given O_APPEND or O_DIRECT with F_SETFL, gets the kernel's answer at once: the same submit result and event as kernel AIO in the same case. */
+/* SPEC §2 submit: an fd's flags are read at each submit, as the kernel reads them, whatever uaio remembers of them: a descriptor read from a moment ago (so uaio's per-descriptor flag cache holds it), then closed, reopened on the same number as another file, a file of another access mode, a pipe, a directory, an O_PATH, an eventfd, or given O_APPEND or O_DIRECT with F_SETFL, gets the kernel's answer at once: the same submit result and event as kernel AIO in the same case.  Twice: after a buffered read, and after an O_DIRECT read (which an executor may send on the remembered flags without asking fcntl: exec_ops.submit_verify). */
 #include "t.h"
 #include "exhaust.h"
 #include <sys/eventfd.h>
@@ -11,6 +11,7 @@ struct outcome {
 };
 
 static int file_a, file_b, fl_a;	/* pattern files, O_RDWR: FD starts as a */
+static bool direct;			/* this pass: FD starts as a, opened O_DIRECT */
 static unsigned char *buf;		/* SZ * 2, aligned */
 
 static void put(int fd)
@@ -42,12 +43,18 @@ static void one(const struct t_api *a, aio_context_t ctx, int op, void *p, size_
 		o->res = t_wait1(a, ctx, &ev) == 1 ? (long)ev.res : -9999;
 }
 
-/* A cached read of file a on FD: uaio now remembers FD's flags. */
+/* A read of file a on FD (cached, or O_DIRECT in the direct pass): uaio
+ * now remembers FD's flags. */
 static void warm(const struct t_api *a, aio_context_t ctx)
 {
 	struct outcome o;
+	char self[64];
 
-	put(file_a);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", file_a);
+	if (direct)
+		put_open(self, O_RDWR | O_DIRECT);
+	else
+		put(file_a);
 	one(a, ctx, IOCB_CMD_PREAD, buf, SZ, &o);
 	REQUIRE(o.submit == 1 && o.res == SZ);
 }
@@ -174,17 +181,31 @@ int main(void)
 	file_a = pattern_file(0xaa);
 	file_b = pattern_file(0xbb);
 	fl_a = fcntl(file_a, F_GETFL);
-	for (int c = 0; c < NCASE; c++) {
-		bool kr = run(&t_kernel, c, &k), ur = run(&t_uaio, c, &u);
+	for (int pass = 0; pass < 2; pass++) {
+		char self[64];
+		int probe;
 
-		if (!kr || !ur) {
-			printf("%-28s not here (O_DIRECT refused)\n", names[c]);
-			continue;
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", file_a);
+		if ((direct = pass == 1) && (probe = open(self, O_RDWR | O_DIRECT)) < 0) {
+			printf("O_DIRECT pass not here (O_DIRECT refused)\n");
+			break;
 		}
-		printf("%-28s submit %ld res %ld extra %ld\n", names[c], u.submit, u.res, u.extra);
-		if (k.submit != u.submit || k.res != u.res || k.extra != u.extra)
-			t_fail("%s: kernel submit %ld res %ld extra %ld, uaio %ld %ld %ld", names[c],
-			       k.submit, k.res, k.extra, u.submit, u.res, u.extra);
+		if (direct)
+			close(probe);
+		for (int c = 0; c < NCASE; c++) {
+			bool kr = run(&t_kernel, c, &k), ur = run(&t_uaio, c, &u);
+
+			if (!kr || !ur) {
+				printf("%-28s not here (O_DIRECT refused)\n", names[c]);
+				continue;
+			}
+			printf("%s%-28s submit %ld res %ld extra %ld\n", direct ? "O_DIRECT, then " : "",
+			       names[c], u.submit, u.res, u.extra);
+			if (k.submit != u.submit || k.res != u.res || k.extra != u.extra)
+				t_fail("%s%s: kernel submit %ld res %ld extra %ld, uaio %ld %ld %ld",
+				       direct ? "O_DIRECT, then " : "", names[c], k.submit, k.res,
+				       k.extra, u.submit, u.res, u.extra);
+		}
 	}
 	ctx_release();
 	return t_done();

@@ -57,7 +57,16 @@ struct exec_limits {
  *   needs the descriptor: submit.c then gives req no private duplicate
  *   (fref.c) and req->fd is the caller's, valid only during the submit
  *   call.  Such a request the executor hands to its fallback must first
- *   get one (req_hold_file). */
+ *   get one (req_hold_file).
+ * submit_verify: submits one request routed on cached flags (fdflags.c)
+ *   without asking fcntl (req->unverified), inside a submit call of one
+ *   iocb, and tells at once whether the kernel took it: 0 taken (req is
+ *   the executor's now, maybe finished and freed already), or 1 refused
+ *   before it started (a descriptor closed or reopened since the flags
+ *   were cached: -EBADF, -EISDIR, -EINVAL at issue; or no way to send it
+ *   as such): req is untouched, still dispatched, and submit undoes it and
+ *   decides it again with fresh flags, so that the error comes from
+ *   submit, as the kernel's.  NULL: submit always asks fcntl first. */
 struct exec_ops {
 	const char *name;
 	int (*probe)(void);
@@ -76,6 +85,7 @@ struct exec_ops {
 	const struct exec_ops *fallback;
 	bool takes_poll;
 	bool (*holds_file)(const struct uaio_req *req);
+	int (*submit_verify)(struct uaio_req *req);
 };
 
 /* exec.c: the choice, the hand-over between executors, fork */

@@ -38,7 +38,23 @@
  *
  * The kernel may withdraw a queued request by itself (its submitting
  * thread exited: io-wq cancels that thread's pending work).  Such a
- * request never started; it is handed to the worker pool.
+ * request never started; it is sent again (IOSQE_ASYNC) or handed to the
+ * worker pool.
+ *
+ * Files: an O_DIRECT read or write holds its file in a registered
+ * file slot, not in a duplicate descriptor (submit.c asks holds_file).
+ * An IORING_OP_FILES_UPDATE linked before its SQE puts the file the
+ * caller's descriptor names at that moment in the slot, inside the same
+ * io_uring_enter, and the read or write uses the slot (IOSQE_FIXED_FILE).
+ * That saves the duplicate's two system calls (F_DUPFD_CLOEXEC, close)
+ * and, above all, the close: closing any descriptor of a file releases
+ * every POSIX record lock the process holds on it (fcntl F_SETLK), which
+ * a program's own lock must not suffer from its I/O.  A finished
+ * request's slot is reused by the next request, or emptied by the
+ * completion thread within a tick (REAP_TICK_MS) so that the file is not
+ * held after its event, as the kernel's AIO drops its reference then.
+ * With no slot free (or no table: before 5.19, or RLIMIT_NOFILE 0) the
+ * request gets a duplicate, as before.
  *
  * The ring is created with the first request (so setup opens no
  * descriptor) and released, with its thread, by the last context's
@@ -57,6 +73,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define SQ_ENTRIES	256
@@ -70,8 +87,10 @@
 #define LOST_GIVEUP	100	/* ...and, unable to enter it, gives up after this many
 				 * empty looks once the last context is gone */
 
-#define TAG_NONE	0ULL	/* a fire-and-forget cancel, or the wake-up NOP */
+#define TAG_NONE	0ULL	/* a fire-and-forget cancel, the wake-up NOP, a slot update */
 #define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
+
+#define FILE_SLOTS	1024	/* registered file slots at most (RLIMIT_NOFILE bounds them too) */
 
 /* What a canceller asked of the kernel (IORING_OP_ASYNC_CANCEL). */
 enum { CANCEL_ASKED_NONE, CANCEL_ASKED_WAIT, CANCEL_ASKED_NOWAIT, CANCEL_ASKED_WON };
@@ -85,6 +104,11 @@ struct uring_req {
 	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
 	bool orphan;			/* completed while held: active_lock */
 	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
+	bool async;			/* sent again with IOSQE_ASYNC (see again()) */
+	bool sub_hold;			/* submit_verify still looks at it: active_lock */
+	bool probe;			/* first sent with RWF_NOWAIT (submit_verify) */
+	int bounced;			/* its answer at issue, kept for submit_verify: active_lock */
+	unsigned short slot;		/* its file's registered slot + 1, or 0 (fd_ref: a duplicate) */
 };
 _Static_assert(sizeof(struct uring_req) <= EXEC_PRIV_SIZE, "struct uring_req outgrew exec_priv");
 _Static_assert(_Alignof(struct uring_req) <= _Alignof(void *), "exec_priv is aligned for pointers");
@@ -136,6 +160,20 @@ static struct {
       .reg_fd = -1 };
 
 static __thread bool cq_self;	/* this thread is the completion thread */
+
+/* Registered file slots (see the top of this file).  Lock order: U.sq_lock,
+ * then S.lock, a leaf. */
+static struct {
+	pthread_mutex_t lock;	/* protects the two stacks */
+	/* Slots registered, 0 for none; set by ring_up before up's release,
+	 * cleared by ring_down with no context left: read after an acquire
+	 * of up (submit's reserve, ring_ready). */
+	unsigned n;
+	int fd[FILE_SLOTS];	/* the descriptor a slot's update reads at issue: sq_lock */
+	unsigned short dirty[FILE_SLOTS];	/* free, still holding a finished request's file */
+	unsigned short clean[FILE_SLOTS];	/* free and empty */
+	unsigned ndirty, nclean;
+} S = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- a ring descriptor taken away ---- */
 
@@ -222,6 +260,123 @@ static struct io_uring_sqe *sqe_get(void)
 	return sqe;
 }
 
+/* ---- registered file slots ---- */
+
+/* A free slot, one still holding a finished request's file first (the
+ * update replaces it: no separate emptying); -1 if none. */
+static int fslot_get(void)
+{
+	int k = -1;
+
+	pthread_mutex_lock(&S.lock);
+	if (S.ndirty)
+		k = S.dirty[--S.ndirty];
+	else if (S.nclean)
+		k = S.clean[--S.nclean];
+	pthread_mutex_unlock(&S.lock);
+	return k;
+}
+
+/* k's request is done with it; the file stays in it until the slot is
+ * reused or emptied (slots_clear). */
+static void fslot_put(unsigned k)
+{
+	pthread_mutex_lock(&S.lock);
+	S.dirty[S.ndirty++] = (unsigned short)k;
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* req runs on the caller's descriptor (uring_holds_file), valid only
+ * during the submit call, which this is: its file goes into a slot by an
+ * update SQE just before req's own, both in the coming enter.  The kernel
+ * issues them in order, each at once (an update never waits), and an
+ * update empties the slot before it looks the descriptor up: if that
+ * fails (closed meanwhile), req finds the slot empty and fails -EBADF,
+ * never reading a file left there before.  (Not IOSQE_IO_LINK: a linked
+ * SQE is issued from task work after the enter, which cost a third of
+ * the throughput of O_DIRECT reads at batch 1.)  Without a slot, or room
+ * for the two SQEs, req gets a duplicate instead.  False if it cannot
+ * have either.  *upd: the update SQE, if queued.  sq_lock held. */
+static bool slot_take(struct uaio_req *req, struct io_uring_sqe **upd)
+{
+	struct uring_req *u = ur(req);
+	struct io_uring_sqe *sqe;
+	int k;
+
+	if (u->slot || req->fd_ref)
+		return true;
+	if (io_uring_sq_space_left(&U.ring) < 2)
+		(void)sq_flush();
+	if (io_uring_sq_space_left(&U.ring) < 2 || (k = fslot_get()) < 0)
+		return req_hold_file(req);
+	S.fd[k] = req->fd;
+	sqe = sqe_get();	/* there is room: not NULL */
+	io_uring_prep_files_update(sqe, &S.fd[k], 1, k);
+	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	u->slot = (unsigned short)(k + 1);
+	*upd = sqe;
+	return true;
+}
+
+/* The completion thread, before it sleeps: empties the slots finished
+ * requests left their files in, so that no file is held for long after
+ * its event (a deleted file's blocks, a flock, a pipe's other end).
+ * The SQEs run in order: a slot reused after this is filled after it is
+ * emptied. */
+static void slots_clear(void)
+{
+	static int none = -1;	/* read by the kernel at issue; never written */
+	bool any = false;
+
+	pthread_mutex_lock(&U.sq_lock);
+	pthread_mutex_lock(&S.lock);
+	while (S.ndirty && io_uring_sq_space_left(&U.ring) > 0) {
+		unsigned k = S.dirty[--S.ndirty];
+		struct io_uring_sqe *sqe = sqe_get();
+
+		io_uring_prep_files_update(sqe, &none, 1, k);
+		io_uring_sqe_set_data64(sqe, TAG_NONE);
+		S.clean[S.nclean++] = (unsigned short)k;
+		any = true;
+	}
+	pthread_mutex_unlock(&S.lock);
+	if (any)
+		(void)sq_flush();
+	pthread_mutex_unlock(&U.sq_lock);
+}
+
+/* Any slot still holding a file? */
+static bool slots_dirty(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&S.lock);
+	r = S.ndirty > 0;
+	pthread_mutex_unlock(&S.lock);
+	return r;
+}
+
+/* ring_up: a sparse table of registered files, if the kernel has one
+ * (5.19) and the update opcode.  U.life held, before up's release. */
+static void slots_up(void)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(&U.ring);
+	struct rlimit rl;
+	unsigned n = FILE_SLOTS;
+
+	S.n = S.ndirty = S.nclean = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (unsigned)rl.rlim_cur;	/* the kernel refuses a bigger table */
+	if (p && io_uring_opcode_supported(p, IORING_OP_FILES_UPDATE) && n &&
+	    io_uring_register_files_sparse(&U.ring, n) == 0) {
+		for (unsigned k = 0; k < n; k++)
+			S.clean[S.nclean++] = (unsigned short)(n - 1 - k);
+		S.n = n;
+	}
+	if (p)
+		io_uring_free_probe(p);
+}
+
 struct uring_op;
 typedef bool prep_fn(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op);
 
@@ -265,26 +420,34 @@ static bool async_read_fits(const struct uaio_req *req)
 	return true;
 }
 
-/* Fills an SQE for the part of a read or write not done yet. */
+/* Fills an SQE for the part of a read or write not done yet, on its
+ * file's slot if it has one. */
 static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
 {
+	struct uring_req *u = ur(req);
 	uint64_t off = (uint64_t)req->cb.aio_offset + req->done;
+	int fd = u->slot ? u->slot - 1 : req->fd;
 
 	if (req->niov == 1) {
 		/* Integer arithmetic: the caller's buffer may be NULL (NULL + 0 is UB). */
 		void *base = (void *)((uintptr_t)req->iov[0].iov_base + req->done);
 
-		io_uring_prep_rw(op->one, sqe, req->fd, base, (unsigned)(req->iov[0].iov_len - req->done),
-				 off);
+		io_uring_prep_rw(op->one, sqe, fd, base, (unsigned)(req->iov[0].iov_len - req->done), off);
 	} else {
 		struct iovec *v;
 		int n;
 
 		if (!(v = rw_vec(req, &n)))
 			return false;
-		io_uring_prep_rw(op->vec, sqe, req->fd, v, (unsigned)n, off);
+		io_uring_prep_rw(op->vec, sqe, fd, v, (unsigned)n, off);
 	}
+	if (u->slot)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	if (u->async)
+		sqe->flags |= IOSQE_ASYNC;
 	sqe->rw_flags = (int)(req->cb.aio_rw_flags & ~RWF_HIPRI);	/* HIPRI needs IOPOLL */
+	if (u->probe)
+		sqe->rw_flags |= RWF_NOWAIT;	/* see uring_submit_verify */
 	if (req->cb.aio_flags & IOCB_FLAG_IOPRIO)
 		sqe->ioprio = (uint16_t)req->cb.aio_reqprio;
 	/* A buffered read (its NOWAIT attempt at submit failed) goes to the
@@ -301,8 +464,10 @@ static bool prep_rw(struct io_uring_sqe *sqe, struct uaio_req *req, const struct
 
 static bool prep_sync(struct io_uring_sqe *sqe, struct uaio_req *req, const struct uring_op *op)
 {
-	io_uring_prep_fsync(sqe, req->fd, op->fsync_flags);
-	sqe->flags |= IOSQE_ASYNC;
+	struct uring_req *u = ur(req);
+
+	io_uring_prep_fsync(sqe, u->slot ? u->slot - 1 : req->fd, op->fsync_flags);
+	sqe->flags |= IOSQE_ASYNC | (u->slot ? IOSQE_FIXED_FILE : 0);
 	return true;
 }
 
@@ -324,19 +489,29 @@ static const struct uring_op uring_ops[] = {
 	[IOCB_CMD_PWRITEV] = { prep_rw, IORING_OP_WRITE, IORING_OP_WRITEV, 0 },
 };
 
-/* Queues req's SQE; NULL if there is no room or no memory. */
-static struct io_uring_sqe *sqe_queue(struct uaio_req *req)
+/* Queues req's SQE (after its slot's update, if it takes a slot now:
+ * *upd); NULL if there is no room or no memory. */
+static struct io_uring_sqe *sqe_queue(struct uaio_req *req, struct io_uring_sqe **upd)
 {
 	const struct uring_op *op = &uring_ops[req->cb.aio_lio_opcode];
-	struct io_uring_sqe *sqe = sqe_get();
+	struct io_uring_sqe *sqe;
 
-	if (!sqe)
+	*upd = NULL;
+	if (req->kind == KIND_FILE && (req->fl & O_DIRECT) && !slot_take(req, upd))
+		return NULL;
+	if (!(sqe = sqe_get()))
 		return NULL;
 	if (unlikely(g_check))
 		check_before_write(req);	/* the kernel takes the data from here on */
 	if (!op->prep(sqe, req, op)) {
 		io_uring_prep_nop(sqe);	/* the SQE is taken: send it empty */
 		io_uring_sqe_set_data64(sqe, TAG_NONE);
+		if (*upd) {	/* not entered yet either: its slot is free again */
+			io_uring_prep_nop(*upd);
+			fslot_put(ur(req)->slot - 1u);
+			ur(req)->slot = 0;
+			*upd = NULL;
+		}
 		return NULL;
 	}
 	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
@@ -365,7 +540,10 @@ static bool sqe_cancel(struct uaio_req *req, uint64_t tag)
 /* ---- handing back what the ring did not take ---- */
 
 /* req is not (or no longer) in the kernel and never started: give it to
- * the worker pool (reads, writes, syncs) or the poller (POLL). */
+ * the worker pool (reads, writes, syncs) or the poller (POLL).  Only
+ * inside the submit call (uring_submit): one on the caller's descriptor
+ * takes a duplicate now, or, without a descriptor for that, is done here
+ * as submit would (hold_file). */
 static void fall_back(struct uaio_req *req)
 {
 	struct uaio_ctx *ctx = req->ctx;
@@ -376,7 +554,10 @@ static void fall_back(struct uaio_req *req)
 	/* for a POLL, one exchange decides between us and a canceller */
 	armed = poll && req_claim_for_run(req, REQ_WAITING);
 	pthread_mutex_unlock(&ctx->active_lock);
-	if (!poll)
+	if (!poll && !req->fd_ref && !req_hold_file(req)) {
+		if (req_claim(req, REQ_QUEUED))	/* false: cancelled, and freed */
+			req_complete(req, req_run_blocking(req));
+	} else if (!poll)
 		exec_fallback(&req, 1);
 	else if (armed)
 		poller_arm(req);
@@ -418,7 +599,7 @@ static int uring_reserve(const struct uaio_req *req)
 static void uring_submit(struct uaio_req **reqs, int n)
 {
 	struct uaio_req *mine[n], *back[n], *gone[n], *sent[n];
-	struct io_uring_sqe *sqes[n];
+	struct io_uring_sqe *sqes[n], *upd[n];
 	struct uaio_ctx *ctx = reqs[0]->ctx;
 	int nm = 0, nb = 0, ng = 0, nf = 0, ns = 0;
 
@@ -453,7 +634,7 @@ static void uring_submit(struct uaio_req **reqs, int n)
 
 	pthread_mutex_lock(&U.sq_lock);
 	for (int i = 0; i < nm; i++) {
-		if ((sqes[ns] = sqe_queue(mine[i])))
+		if ((sqes[ns] = sqe_queue(mine[i], &upd[ns])))
 			sent[ns++] = mine[i];
 		else
 			gone[nf++] = mine[i];
@@ -461,12 +642,25 @@ static void uring_submit(struct uaio_req **reqs, int n)
 	if (sq_flush() != 0) {
 		/* Not entered: the kernel has not seen the last `left` SQEs.
 		 * Ours among them become NOPs (whoever enters next sends them
-		 * empty) and their requests go to the pool, never run twice. */
+		 * empty) and their requests go to the pool, never run twice.
+		 * Their slots are free again (an update that went in without
+		 * its request's SQE left a file there: the slot is emptied or
+		 * reused as any other). */
 		unsigned left = io_uring_sq_ready(&U.ring);
 
-		for (int i = ns - 1; i >= 0 && left; i--, left--) {
+		for (int i = ns - 1; i >= 0 && left; i--) {
+			struct uring_req *u = ur(sent[i]);
+
 			io_uring_prep_nop(sqes[i]);
 			io_uring_sqe_set_data64(sqes[i], TAG_NONE);
+			left--;
+			if (upd[i] && left) {
+				io_uring_prep_nop(upd[i]);
+				left--;
+			}
+			if (upd[i])
+				fslot_put(u->slot - 1u);
+			u->slot = 0;
 			gone[nf++] = sent[i];
 		}
 	}
@@ -493,11 +687,11 @@ static void done_add(struct done_list *d, struct uaio_req *req, int64_t res)
  * thread finishes it (only when the ring refuses SQEs). */
 static bool resubmit(struct uaio_req *req)
 {
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe, *upd;
 	bool ok;
 
 	pthread_mutex_lock(&U.sq_lock);
-	sqe = sqe_queue(req);
+	sqe = sqe_queue(req, &upd);	/* req has its slot or its duplicate: no update */
 	ok = sqe && sq_flush() >= 0;
 	if (sqe && !ok && io_uring_sq_ready(&U.ring)) {	/* ours is the last, not entered */
 		io_uring_prep_nop(sqe);
@@ -519,12 +713,38 @@ static bool maybe_withdrawn(const struct uaio_req *req, int res)
 	return res == -EFAULT && !(req->fl & O_DIRECT) && !op_is_write(req->cb.aio_lio_opcode);
 }
 
+/* A request the kernel withdrew (res), on its slot: sent again, to run
+ * in io-wq (IOSQE_ASYNC), since nothing else has its file.  Once only:
+ * what comes back withdrawn again is the kernel's answer, as is the
+ * -EAGAIN of the program's own RWF_NOWAIT. */
+static void again(struct uaio_req *req, int res, struct done_list *d)
+{
+	struct uring_req *u = ur(req);
+
+	bool own_nowait = res == -EAGAIN && (req->cb.aio_rw_flags & RWF_NOWAIT);
+
+	if (u->async || own_nowait || (u->async = true, !resubmit(req)))
+		done_add(d, req, res);
+}
+
 /* A read, write or sync the kernel answered with res. */
 static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 {
 	struct uaio_ctx *ctx = req->ctx;
 	struct uring_req *u = ur(req);
 
+	if (u->probe && (res == -EBADF || res == -EISDIR || res == -EINVAL || res == -EAGAIN ||
+			 res == -EOPNOTSUPP)) {
+		bool held;
+
+		pthread_mutex_lock(&ctx->active_lock);
+		if ((held = u->sub_hold))
+			u->bounced = res;	/* submit_verify decides */
+		pthread_mutex_unlock(&ctx->active_lock);
+		if (held)
+			return;
+	}
+	u->probe = false;	/* sent again, it waits as any other */
 	if (maybe_withdrawn(req, res)) {
 		int asked;
 		bool back = false;
@@ -534,14 +754,17 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 		/* relaxed: only this thread moves a QUEUED request of ours on */
 		if (!asked && !req->done &&
 		    atomic_load_explicit(&req->state, memory_order_relaxed) == REQ_QUEUED) {
-			u->in_exec = false;	/* cancel now goes the pool's way */
+			if (!u->slot)
+				u->in_exec = false;	/* cancel now goes the pool's way */
 			back = true;
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
-		if (back) {	/* withdrawn by the kernel: it never started */
+		if (back && u->slot)	/* withdrawn by the kernel: it never started */
+			again(req, res, d);
+		else if (back)
 			exec_fallback(&req, 1);
+		if (back)
 			return;
-		}
 		if (res == -ECANCELED && asked == CANCEL_ASKED_WAIT) {
 			pthread_mutex_lock(&ctx->active_lock);
 			u->parked = true;	/* the verdict decides: see verdict() */
@@ -565,8 +788,8 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 	if (res > 0) {
 		req->done += (size_t)res;
 		if (req->done < req->total) {	/* short: only end of file may stop a read */
-			if (!resubmit(req))
-				done_add(d, req, req_run_blocking(req));
+			if (!resubmit(req))	/* on a slot: nothing else has the file */
+				done_add(d, req, u->slot ? (int64_t)req->done : req_run_blocking(req));
 			return;
 		}
 	}
@@ -600,10 +823,10 @@ static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 	pthread_mutex_lock(&ctx->active_lock);
 	u->cancel_hold = false;
 	u->cancel_asked = res == 0 ? CANCEL_ASKED_WON : CANCEL_ASKED_NONE;
-	orphan = u->orphan;
+	orphan = u->orphan && !u->sub_hold;	/* else submit_verify frees it */
 	parked = u->parked;
 	u->parked = false;
-	if (parked && res != 0)
+	if (parked && res != 0 && !u->slot)
 		u->in_exec = false;	/* refused, yet never ran: the pool runs it */
 	pthread_mutex_unlock(&ctx->active_lock);
 	w->res = res;
@@ -614,6 +837,8 @@ static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 		req_free(req);	/* completed while the verdict was due */
 	else if (parked && res == 0)
 		done_add(d, req, -ECANCELED);
+	else if (parked && u->slot)
+		again(req, -ECANCELED, d);
 	else if (parked)
 		exec_fallback(&req, 1);
 }
@@ -626,6 +851,7 @@ static void handle(uint64_t data, int res, struct done_list *d)
 		return;
 	if (data & TAG_WAIT)
 		verdict((struct cancel_wait *)(uintptr_t)(data & ~TAG_WAIT), res, d);
+
 	else if (req->kind == KIND_POLL)
 		poll_done(req, res, d);
 	else
@@ -771,13 +997,14 @@ static bool cq_finished(void)
 }
 
 /* req_complete_many, active_lock held: a request with a cancel verdict
- * still due (cancel_hold) is marked orphan, for verdict() to free. */
+ * still due (cancel_hold), or that submit_verify still looks at
+ * (sub_hold), is marked orphan, for the last of them to free. */
 static bool keep_locked(struct uaio_req *req)
 {
 	struct uring_req *u = ur(req);
 
-	u->orphan = u->cancel_hold;
-	return u->cancel_hold;
+	u->orphan = u->cancel_hold || u->sub_hold;
+	return u->orphan;
 }
 
 /* Owner only: handles one batch of CQEs; returns how many. */
@@ -890,6 +1117,7 @@ static void cq_lost_flush(void)
 static void *cq_main(void *arg)
 {
 	int idle = 0;
+	bool cleared = false;
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), "uaio-uring");
@@ -917,8 +1145,15 @@ static void *cq_main(void *arg)
 		if (ring_lost() && !U.reg_on && idle > LOST_GIVEUP &&
 		    atomic_load_explicit(&U.quit, memory_order_acquire))	/* pairs with ring_down */
 			break;
-		if (!n)
-			cq_sleep();
+		if (n)
+			continue;
+		if (!cleared && !ring_lost() && slots_dirty()) {
+			slots_clear();	/* once per sleep: its CQEs are drained first */
+			cleared = true;
+			continue;
+		}
+		cleared = false;
+		cq_sleep();
 	}
 	return NULL;
 }
@@ -1056,6 +1291,7 @@ static int ring_up(void)
 		return -ENOMEM;
 	}
 	ring_dontfork();
+	slots_up();
 	U.read_budget = READ_BUDGET;
 	U.cap = 0;
 	apply_cap();
@@ -1105,6 +1341,7 @@ static void ring_down(void)
 		sched_yield();
 	/* Unmapping releases the ring (the registered index went with its
 	 * thread).  Descriptors the program took over are not closed. */
+	S.n = 0;	/* no context is left to submit */
 	gone = U.ring;
 	gone.int_flags = U.plain_flags;
 	if (ring_lost() || !fd_id_same(gone.ring_fd, &U.ring_id))
@@ -1198,10 +1435,12 @@ static void uring_atfork_prepare(void)
 	pthread_mutex_lock(&probe_lock);
 	pthread_mutex_lock(&U.life);
 	pthread_mutex_lock(&U.sq_lock);
+	pthread_mutex_lock(&S.lock);
 }
 
 static void uring_atfork_parent(void)
 {
+	pthread_mutex_unlock(&S.lock);
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_mutex_unlock(&U.life);
 	pthread_mutex_unlock(&probe_lock);
@@ -1232,14 +1471,141 @@ static void uring_atfork_child(void)
 	atomic_store_explicit(&U.cq_owner, 0, memory_order_relaxed);	/* single-threaded here */
 	/* the forking thread took it in prepare: unlocked, not overwritten,
 	 * so that ThreadSanitizer's view of it stays right */
+	S.n = 0;
+	pthread_mutex_unlock(&S.lock);
 	pthread_mutex_unlock(&U.sq_lock);
 	pthread_mutex_unlock(&U.life);
 	pthread_mutex_unlock(&probe_lock);
 }
 
+/* Every CQE posted so far handled, by this thread or by the one that
+ * owned the CQ (it never blocks while it does). */
+static void cq_drain_now(void)
+{
+	while (!cq_take())
+		sched_yield();
+	while (cq_drain() == CQE_BATCH)
+		;
+	cq_give();
+}
+
+/* The one request of a submit call, an O_DIRECT read on cached flags
+ * (exec.h): its slot's update and its SQE go in, the read with
+ * RWF_NOWAIT, then this thread handles whatever CQEs are there.
+ *
+ * Whatever the descriptor names now, the read either does what the
+ * kernel's AIO would have done (an O_DIRECT read of that file, or a read
+ * of data that is there: a cached page, bytes in a pipe), or fails
+ * inside that enter, so that its CQE is there when it returns: -EBADF
+ * (closed: the slot is empty; or not open for reading), -EAGAIN (it
+ * would wait: an empty pipe, a page not cached, a file that cannot say,
+ * such as a directory), -EISDIR, -EINVAL, -EOPNOTSUPP.  rw_done keeps
+ * such an answer for us (sub_hold) and we give the request back to
+ * submit, which decides it again with fresh flags.  A request that
+ * finished meanwhile was kept for us too (keep_locked): we free it.  An
+ * -EAGAIN after we let go (a block layer out of requests) sends it again
+ * without RWF_NOWAIT (again()). */
+static int uring_submit_verify(struct uaio_req *req)
+{
+	struct uaio_ctx *ctx = req->ctx;
+	struct uring_req *u = ur(req);
+	struct io_uring_sqe *sqe, *upd;
+	bool entered = false, free_it;
+	int k, bounced;
+
+	if (!ring_ready() || ring_lost() || (k = fslot_get()) < 0)
+		return 1;
+	pthread_mutex_lock(&ctx->active_lock);
+	/* acquire: a canceller's exchange (under this lock) is final. */
+	if (atomic_load_explicit(&req->state, memory_order_acquire) != REQ_QUEUED) {
+		pthread_mutex_unlock(&ctx->active_lock);	/* cancelled: its event is posted */
+		fslot_put((unsigned)k);
+		req_free(req);
+		return 0;
+	}
+	u->in_exec = true;
+	u->sub_hold = true;
+	u->probe = true;
+	u->slot = (unsigned short)(k + 1);
+	pthread_mutex_unlock(&ctx->active_lock);
+
+	pthread_mutex_lock(&U.sq_lock);
+	if (io_uring_sq_space_left(&U.ring) < 2)
+		(void)sq_flush();
+	if (io_uring_sq_space_left(&U.ring) >= 2) {
+		S.fd[k] = req->fd;
+		upd = sqe_get();	/* there is room: neither is NULL */
+		io_uring_prep_files_update(upd, &S.fd[k], 1, k);
+		io_uring_sqe_set_data64(upd, TAG_NONE);
+		sqe = sqe_get();
+		uring_ops[req->cb.aio_lio_opcode].prep(sqe, req, &uring_ops[req->cb.aio_lio_opcode]);
+		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
+		entered = sq_flush() == 0;
+		if (!entered) {	/* as in uring_submit: what did not go in goes nowhere */
+			unsigned left = io_uring_sq_ready(&U.ring);
+
+			if (left) {
+				io_uring_prep_nop(sqe);
+				io_uring_sqe_set_data64(sqe, TAG_NONE);
+			}
+			if (left > 1)
+				io_uring_prep_nop(upd);
+			entered = left == 0;
+		}
+	}
+	pthread_mutex_unlock(&U.sq_lock);
+	if (entered)
+		cq_drain_now();
+
+	pthread_mutex_lock(&ctx->active_lock);
+	u->sub_hold = false;
+	bounced = entered ? u->bounced : 1;
+	if (bounced && (u->cancel_hold || u->cancel_asked)) {
+		/* a canceller waits for the kernel's verdict on it: it cannot
+		 * be taken back */
+		pthread_mutex_unlock(&ctx->active_lock);
+		if (entered) {	/* the kernel's answer is its event */
+			(void)req_claim_for_run(req, REQ_QUEUED);
+			req_complete_many(&req, &(int64_t){ bounced }, 1, keep_locked);
+		} else {
+			u->probe = false;
+			fslot_put(u->slot - 1u);
+			u->slot = 0;
+			fall_back(req);
+		}
+		return 0;
+	}
+	if (bounced) {
+		u->in_exec = false;
+		u->probe = false;
+		pthread_mutex_unlock(&ctx->active_lock);
+		fslot_put(u->slot - 1u);
+		u->slot = 0;
+		u->bounced = 0;
+		return 1;
+	}
+	free_it = u->orphan && !u->cancel_hold;	/* finished, its event posted */
+	pthread_mutex_unlock(&ctx->active_lock);
+	if (free_it)
+		req_free(req);
+	return 0;
+}
+
 static void uring_req_fini(struct uaio_req *req)
 {
 	free(ur(req)->rest);
+	if (ur(req)->slot)
+		fslot_put(ur(req)->slot - 1u);
+}
+
+/* O_DIRECT reads and writes hold their file in a slot (see the top of
+ * this file), taken inside the submit call.  Not what goes to io-wq from
+ * the start (buffered writes, syncs, large buffered reads): io-wq hands
+ * back what it cannot run (no thread for it: RLIMIT_NPROC, a submitter
+ * that exited), and the pool then needs a descriptor. */
+static bool uring_holds_file(const struct uaio_req *req)
+{
+	return req->kind == KIND_FILE && (req->fl & O_DIRECT) && S.n > 0;	/* S.n: see there */
 }
 
 const struct exec_ops exec_uring = {
@@ -1258,4 +1624,6 @@ const struct exec_ops exec_uring = {
 	.atfork_child = uring_atfork_child,
 	.fallback = &exec_threads,
 	.takes_poll = true,
+	.holds_file = uring_holds_file,
+	.submit_verify = uring_submit_verify,
 };
