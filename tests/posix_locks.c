@@ -2,6 +2,7 @@
 #include "t.h"
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -125,5 +126,6 @@ int main(void)
 	if (dfd >= 0)
 		close(dfd);
 	close(fd);
+	free(buf);
 	return t_done();
 }
