@@ -508,6 +508,48 @@ static void kaio_submit(struct uaio_req **reqs, int n)
 		kernel_send(mine, nm);
 }
 
+/* The one request of a submit call, an O_DIRECT read on cached flags
+ * (exec.h): its own io_submit is the check.  That is the system call the
+ * program would have made, on the program's descriptor, without
+ * RWF_NOWAIT: whatever the number names now, the kernel does with it
+ * what it would have done for the program, and what it would have refused
+ * the program (-EBADF closed or not readable, -EINVAL a directory or no
+ * read method, ...) it refuses here, inside io_submit; submit then takes
+ * the request back and decides it again with fresh flags, so that the
+ * error comes from submit.  (A pipe put on the number blocks io_submit
+ * as it blocks the kernel's.)  -EAGAIN, a full kernel context, is taken
+ * back too: fresh flags send it the usual way (the pool). */
+static int kaio_submit_verify(struct uaio_req *req)
+{
+	struct iocb k, *v[1] = { &k };
+	bool retried = false;
+	long r;
+
+	if (!kernel_takes(req) || !kctx_ready())
+		return 1;
+	if (!req_claim(req, REQ_QUEUED))	/* cancelled: its event is posted, freed */
+		return 0;
+	kiocb_fill(&k, req, atomic_load_explicit(&K.efd, memory_order_relaxed));	/* refused if stale */
+	/* release: as in kernel_send. */
+	atomic_fetch_add_explicit(&K.inkernel, 1, memory_order_release);
+	for (;;) {
+		r = sys_io_submit(K.kctx, 1, v);
+		if (r == 1)
+			return 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno != EAGAIN && !retried && !efd_check()) {
+			retried = true;	/* our eventfd was gone, not the program's file */
+			kiocb_fill(&k, req, atomic_load_explicit(&K.efd, memory_order_relaxed));
+			continue;
+		}
+		break;
+	}
+	/* relaxed: as in kernel_send; this one never reached the kernel */
+	atomic_fetch_sub_explicit(&K.inkernel, 1, memory_order_relaxed);
+	return 1;
+}
+
 /* ---- the kernel context's life ---- */
 
 /* K.life held. */
@@ -705,4 +747,5 @@ const struct exec_ops exec_kaio = {
 	.atfork_child = kaio_atfork_child,
 	.fallback = &exec_threads,
 	.holds_file = kaio_holds_file,
+	.submit_verify = kaio_submit_verify,
 };
