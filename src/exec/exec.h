@@ -53,8 +53,9 @@ struct exec_limits {
  *   the last resort, which takes everything.
  * takes_poll: POLL requests come to submit() instead of the poller.
  * holds_file: true when submit() hands req to a kernel that takes its own
- *   reference to the file (kernel AIO's io_submit) and nothing after that
- *   needs the descriptor: submit.c then gives req no private duplicate
+ *   reference to the file (kernel AIO's io_submit; io_uring's registered
+ *   file slot, filled inside the call) and nothing after that needs the
+ *   descriptor: submit.c then gives req no private duplicate
  *   (fref.c) and req->fd is the caller's, valid only during the submit
  *   call.  Such a request the executor hands to its fallback must first
  *   get one (req_hold_file).

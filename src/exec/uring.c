@@ -43,9 +43,10 @@
  *
  * Files: an O_DIRECT read or write holds its file in a registered
  * file slot, not in a duplicate descriptor (submit.c asks holds_file).
- * An IORING_OP_FILES_UPDATE linked before its SQE puts the file the
+ * An IORING_OP_FILES_UPDATE just before its SQE puts the file the
  * caller's descriptor names at that moment in the slot, inside the same
- * io_uring_enter, and the read or write uses the slot (IOSQE_FIXED_FILE).
+ * io_uring_enter, and the read or write uses the slot (IOSQE_FIXED_FILE;
+ * see slot_take for why that order is safe without a link).
  * That saves the duplicate's two system calls (F_DUPFD_CLOEXEC, close)
  * and, above all, the close: closing any descriptor of a file releases
  * every POSIX record lock the process holds on it (fcntl F_SETLK), which
