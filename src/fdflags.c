@@ -17,7 +17,6 @@
  * inside submit), and lives at most FDFL_TTL_MS. */
 #include "internal.h"
 #include <fcntl.h>
-#include <time.h>
 
 #define FDFL_MAX	65536	/* descriptors cached; higher ones always ask */
 #define FDFL_TTL_MS	10	/* an entry is asked again after this long */
@@ -31,10 +30,7 @@ static _Atomic uint64_t slots[FDFL_MAX];
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);	/* vDSO: no system call */
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) & FDFL_MS_MASK;
+	return (uint64_t)mono_coarse_ms() & FDFL_MS_MASK;	/* vDSO: no system call */
 }
 
 int fdfl_refresh(int fd)

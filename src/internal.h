@@ -380,6 +380,17 @@ bool fd_id_same(int fd, const struct fd_id *id);
 #define FD_SLEEP_MAX_MS	1000
 
 /* util */
+/* The kernel's AIO completion ring at an aio_context_t's address (the ABI
+ * uaio's own ring copies: ring.h): kring_readable() says whether its
+ * layout is the one known here; kring_reap() copies up to max events out
+ * of it in user space.  One reader at a time. */
+struct kaio_ring {
+	unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+	struct io_event ev[];
+};
+bool kring_readable(aio_context_t c);
+int kring_reap(aio_context_t c, struct io_event *ev, int max);
+long mono_coarse_ms(void);
 long futex_wait_abs(_Atomic uint32_t *w, uint32_t val, const struct timespec *abs_mono, bool priv);
 void futex_wake(_Atomic uint32_t *w, int n, bool priv);
 long env_long(const char *name, long dflt);

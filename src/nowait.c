@@ -41,12 +41,6 @@
 #include <unistd.h>
 
 #define NW_EVENTS	UA_IOCB_BATCH	/* the most reads one submit call sends */
-#define NW_MAGIC	0xa10a10a1u	/* the kernel's aio_ring magic */
-
-struct nw_ring {	/* the kernel's aio_ring header, then its events */
-	unsigned id, nr, head, tail, magic, compat, incompat, header;
-	struct io_event ev[];
-};
 
 enum { NW_NONE = 0, NW_REFUSED = -1 };
 
@@ -111,7 +105,7 @@ static aio_context_t nw_get(void)
 			atomic_store_explicit(&nw_off, true, memory_order_relaxed);
 		return 0;
 	}
-	if (((struct nw_ring *)c)->magic != NW_MAGIC || ((struct nw_ring *)c)->incompat) {
+	if (!kring_readable(c)) {
 		syscall(SYS_io_destroy, c);	/* a ring we cannot read */
 		return 0;
 	}
@@ -124,26 +118,6 @@ bool nowait_usable(void)
 	/* relaxed: a hint */
 	return !atomic_load_explicit(&nw_off, memory_order_relaxed) && !intercept_is_active() &&
 	       !ua_under_valgrind();
-}
-
-/* Up to max events from the thread's ring (we are its only reader). */
-static int nw_reap(aio_context_t c, struct io_event *ev, int max)
-{
-	struct nw_ring *r = (struct nw_ring *)c;
-	unsigned head, tail;
-	int n = 0;
-
-	/* relaxed: only we move head; acquire: the kernel wrote the events
-	 * (and the buffers they read into) before it moved tail. */
-	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
-	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-	while (head != tail && n < max) {
-		ev[n++] = r->ev[head];
-		head = head + 1 >= r->nr ? 0 : head + 1;
-	}
-	/* release: the events are copied before the kernel reuses their slots */
-	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
-	return n;
 }
 
 /* Whether fd takes a read at an offset, as submit.c's preadv2 asks it:
@@ -208,7 +182,7 @@ int nowait_reads(const int *fds, const struct iocb *cbs, int n, int64_t *res)
 	if (sent <= 0)
 		return 0;
 	while (got < sent) {	/* all are answered by now but a queued (O_DIRECT) one */
-		int m = nw_reap(c, ev + got, (int)sent - got);
+		int m = kring_reap(c, ev + got, (int)sent - got);
 
 		if (m == 0) {
 			long r = syscall(SYS_io_getevents, c, 1L, sent - got, ev + got, NULL);

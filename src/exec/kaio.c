@@ -53,14 +53,6 @@
 #define CQ_BATCH	64
 #define REAP_TICK_MS	2	/* the thread's sleep while getevents callers reap */
 #define LOST_TICK_MS	10	/* ...and while its eventfd is not ours */
-#define KRING_MAGIC	0xa10a10a1u
-
-/* The kernel's completion ring at the context's address (the ABI uaio's
- * own ring copies: ring.h). */
-struct kring {
-	unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
-	struct io_event ev[];
-};
 
 /* Lock order: K.life is taken with no other uaio lock held; K.efd_lock
  * is a leaf. */
@@ -69,8 +61,7 @@ static struct {
 	unsigned users;		/* contexts on this executor */
 	_Atomic bool up;	/* context, eventfd and thread exist; written under life */
 	aio_context_t kctx;	/* set before up */
-	struct kring *ring;	/* kctx as a pointer; user_reap: its layout is known */
-	bool user_reap;
+	bool user_reap;		/* kctx's ring has the layout kring_reap reads */
 	pthread_t thread;
 	pthread_mutex_t efd_lock;	/* protects efd, efd_id and efd_lost changes */
 	_Atomic int efd;	/* the eventfd every iocb signals; relaxed: a number */
@@ -104,14 +95,6 @@ static long sys_io_getevents(aio_context_t ctx, long min, long max, struct io_ev
 			     struct timespec *ts)
 {
 	return syscall(SYS_io_getevents, ctx, min, max, ev, ts);
-}
-
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- which requests go to the kernel ---- */
@@ -218,27 +201,13 @@ static void cq_give(void)
  * once head moves. */
 static int cq_read(struct io_event *ev, int max)
 {
-	struct kring *r = K.ring;
-	unsigned head, tail;
-	int n = 0;
-
 	if (!K.user_reap) {
 		struct timespec zero = { 0, 0 };
 		long got = sys_io_getevents(K.kctx, 0, max, ev, &zero);
 
 		return got > 0 ? (int)got : 0;
 	}
-	/* relaxed: only the owner writes head; acquire on tail: the kernel
-	 * wrote the events before it moved tail. */
-	head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
-	tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
-	while (head != tail && n < max) {
-		ev[n++] = r->ev[head];
-		head = head + 1 >= r->nr ? 0 : head + 1;
-	}
-	/* release: the events are copied before the kernel may reuse their slots. */
-	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
-	return n;
+	return kring_reap(K.kctx, ev, max);
 }
 
 static bool no_keep(struct uaio_req *req)
@@ -314,7 +283,7 @@ static void kaio_reap(void)
 	    atomic_load_explicit(&K.inkernel, memory_order_relaxed) <= 0)
 		return;
 	if (!cq_self)	/* relaxed: a hint for the completion thread's sleep */
-		atomic_store_explicit(&K.last_reap, now_ms(), memory_order_relaxed);
+		atomic_store_explicit(&K.last_reap, mono_coarse_ms(), memory_order_relaxed);
 	drain_all();
 }
 
@@ -344,7 +313,7 @@ static int kaio_wait_fd(void)
 static void cq_sleep(void)
 {
 	/* relaxed: hints; a wrong guess costs one tick or one wake-up */
-	long since = now_ms() - atomic_load_explicit(&K.last_reap, memory_order_relaxed);
+	long since = mono_coarse_ms() - atomic_load_explicit(&K.last_reap, memory_order_relaxed);
 	bool lost = atomic_load_explicit(&K.efd_lost, memory_order_relaxed);
 	int fd = atomic_load_explicit(&K.efd, memory_order_relaxed);
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -562,12 +531,13 @@ static int kctx_up(void)
 	if (sys_io_setup(KAIO_NR, &kctx) < 0)
 		return -errno;
 	K.kctx = kctx;
-	K.ring = (struct kring *)(uintptr_t)kctx;
-	K.user_reap = K.ring->magic == KRING_MAGIC && K.ring->incompat_features == 0 &&
-		      K.ring->header_length == sizeof(struct kring);
-	if (K.user_reap)	/* a forked child must not see the parent's ring */
-		madvise(K.ring, (sizeof(struct kring) + K.ring->nr * sizeof(struct io_event) +
-				 PAGE_SZ - 1) & ~(PAGE_SZ - 1), MADV_DONTFORK);
+	K.user_reap = kring_readable(kctx);
+	if (K.user_reap) {	/* a forked child must not see the parent's ring */
+		const struct kaio_ring *r = (const struct kaio_ring *)(uintptr_t)kctx;
+
+		madvise((void *)(uintptr_t)kctx, (sizeof(*r) + r->nr * sizeof(struct io_event) +
+						  PAGE_SZ - 1) & ~(PAGE_SZ - 1), MADV_DONTFORK);
+	}
 	pthread_mutex_lock(&K.efd_lock);
 	efd_make_locked();
 	pthread_mutex_unlock(&K.efd_lock);
@@ -616,7 +586,6 @@ static void kctx_down(void)
 		sched_yield();
 	sys_io_destroy(K.kctx);
 	K.kctx = 0;
-	K.ring = NULL;
 	pthread_mutex_lock(&K.efd_lock);
 	if (fd >= 0 && fd == atomic_load_explicit(&K.efd, memory_order_relaxed) &&
 	    fd_id_same(fd, &K.efd_id))
@@ -724,7 +693,6 @@ static void kaio_atfork_child(void)
 	atomic_store_explicit(&K.quit, 0, memory_order_relaxed);
 	atomic_store_explicit(&K.cq_owner, 0, memory_order_relaxed);
 	K.kctx = 0;
-	K.ring = NULL;
 	K.users = 0;
 	/* the forking thread took them in prepare: unlocked, not overwritten,
 	 * so that ThreadSanitizer's view of them stays right */

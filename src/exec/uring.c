@@ -924,14 +924,6 @@ static void ring_sleep(void)
 		nanosleep(&(struct timespec){ 0, LOST_TICK_MS * 1000000L }, NULL);
 }
 
-static long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* While getevents callers reap (each watches the ring's descriptor when it
  * sleeps, and drains the CQ itself), the thread only looks every
  * REAP_TICK_MS instead of being woken by the eventfd for every CQE: a
@@ -939,7 +931,7 @@ static long now_ms(void)
 static bool tick_sleep(void)
 {
 	/* relaxed: a hint; a wrong guess costs one tick or one wake-up */
-	long since = now_ms() - atomic_load_explicit(&U.last_reap, memory_order_relaxed);
+	long since = mono_coarse_ms() - atomic_load_explicit(&U.last_reap, memory_order_relaxed);
 	/* relaxed: the futex compares it; ring_down bumps it to wake us */
 	uint32_t t = atomic_load_explicit(&U.tick, memory_order_relaxed);
 	struct timespec abs;
@@ -1044,7 +1036,7 @@ static void uring_reap(void)
 	if (!atomic_load_explicit(&U.up, memory_order_acquire))
 		return;
 	if (!cq_self)	/* relaxed: a hint for the completion thread's sleep */
-		atomic_store_explicit(&U.last_reap, now_ms(), memory_order_relaxed);
+		atomic_store_explicit(&U.last_reap, mono_coarse_ms(), memory_order_relaxed);
 	for (;;) {
 		unsigned n;
 
