@@ -364,7 +364,7 @@ static int dispatch(struct batch *b, struct uaio_req *proto, enum route rt)
 	int resfd = -1;
 	/* The kernel takes a reference on the eventfd and needs no descriptor;
 	 * our dup failing is our own limit, so -EAGAIN, not -EMFILE. */
-	if (proto->cb.aio_flags & IOCB_FLAG_RESFD) {
+	if ((proto->cb.aio_flags & IOCB_FLAG_RESFD) && (resfd = proto->resfd) < 0) {
 		resfd = fref_new((int)proto->cb.aio_resfd);	/* high, closed in a forked child */
 		if (resfd < 0)
 			return -EAGAIN;
@@ -451,12 +451,24 @@ static enum route hold_file(struct batch *b, struct uaio_req *req, enum route rt
 {
 	const struct exec_ops *ex = b->ctx->exec;
 
+	if (rt == ROUTE_DONE)
+		return rt;
+	/* Its eventfd is held the same way (dispatch), taken first here for
+	 * what waits for the device, which without it is done here too. */
+	if ((req->cb.aio_flags & IOCB_FLAG_RESFD) && (req->kind == KIND_FILE || req->kind == KIND_SYNC) &&
+	    (req->resfd = fref_new((int)req->cb.aio_resfd)) < 0)
+		return finish_now(req, req_run_blocking(req), res);
 	if (rt == ROUTE_POOL && ex->holds_file && !req->fault && ex->holds_file(req))
 		return rt;	/* the kernel takes its own reference within this call */
-	if (rt == ROUTE_DONE || take_ref(b, req))
+	if (take_ref(b, req))
 		return rt;
-	if (req->kind == KIND_FILE || req->kind == KIND_SYNC)
+	if (req->kind == KIND_FILE || req->kind == KIND_SYNC) {
+		if (req->resfd >= 0) {	/* done here: posted to the caller's eventfd */
+			fref_put(req->resfd);
+			req->resfd = -1;
+		}
 		return finish_now(req, req_run_blocking(req), res);
+	}
 	return rt;
 }
 

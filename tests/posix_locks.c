@@ -1,9 +1,11 @@
-/* SPEC §2 submit (a request holds its file): a program's POSIX record locks (fcntl F_SETLK) outlive its AIO, as with the kernel's io_submit, which holds a reference to the file and no descriptor.  A request that ran on a duplicate descriptor would release them all when it closed that duplicate (close() of any descriptor of a file drops the process's locks on it).  After each request's event a child process asks F_GETLK: the parent's write lock is still there.  Checked where the executor holds the file without a descriptor: inline requests (cached reads, buffered writes) everywhere; on "uring" also O_DIRECT reads and writes (registered file slots); on "kaio" O_DIRECT reads (the kernel's own reference).  The other cases still run on a duplicate: README "Known differences". */
+/* SPEC §2 submit (a request holds its file): a program's POSIX record locks (fcntl F_SETLK) outlive its AIO, as with the kernel's io_submit, which holds a reference to the file and no descriptor.  A request that ran on a duplicate descriptor would release them all when it closed that duplicate (close() of any descriptor of a file drops the process's locks on it).  After each request's event a child process asks F_GETLK: the parent's write lock is still there.  Checked where the executor holds the file without a descriptor: inline requests (cached reads, buffered writes) everywhere; on "uring" also O_DIRECT reads and writes, and from Linux 6.8 (where the kernel can make a descriptor for a registered file, for a request io-wq hands back) cache-missing reads, fsync and fdatasync too (registered file slots); on "kaio" O_DIRECT reads (the kernel's own reference).  The other cases still run on a duplicate: README "Known differences". */
 #include "t.h"
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #define BS 4096
@@ -14,13 +16,22 @@ static const char *const names[] = { "cached read", "buffered write", "O_DIRECT 
 				     "O_DIRECT write", "uncached buffered read", "fsync",
 				     "fdatasync" };
 
+static bool kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	return uname(&u) == 0 && sscanf(u.release, "%d.%d", &a, &b) == 2 &&
+	       (a > major || (a == major && b >= minor));
+}
+
 /* Cases this executor runs without a descriptor of its own. */
 static bool holds(const char *ex, int c)
 {
 	if (c == C_CACHED_READ || c == C_BUFFERED_WRITE)
 		return true;	/* done inside submit, on the caller's descriptor */
-	if (!strcmp(ex, "uring"))
-		return c == C_DIRECT_READ || c == C_DIRECT_WRITE;
+	if (!strcmp(ex, "uring"))	/* all of them where the kernel has OP_FIXED_FD_INSTALL */
+		return c == C_DIRECT_READ || c == C_DIRECT_WRITE || kernel_at_least(6, 8);
 	return !strcmp(ex, "kaio") && c == C_DIRECT_READ;
 }
 

@@ -90,6 +90,12 @@
 
 #define TAG_NONE	0ULL	/* a fire-and-forget cancel, the wake-up NOP, a slot update */
 #define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
+#define TAG_INSTALL	2ULL	/* bit 1 set: the request whose slot's file is being installed */
+
+/* IORING_OP_FIXED_FD_INSTALL (Linux 6.8; Debian 12's headers stop at
+ * IORING_OP_SENDMSG_ZC, 48): a descriptor for a registered file.  Used
+ * only after slots_up has seen it do that (install_probe). */
+#define OP_FIXED_FD_INSTALL	54
 
 #define FILE_SLOTS	1024	/* registered file slots at most (RLIMIT_NOFILE bounds them too) */
 
@@ -171,6 +177,7 @@ static struct {
 	 * of up (submit's reserve, ring_ready). */
 	unsigned n;
 	int fd[FILE_SLOTS];	/* the descriptor a slot's update reads at issue: sq_lock */
+	bool install;		/* OP_FIXED_FD_INSTALL works: set with n */
 	unsigned short dirty[FILE_SLOTS];	/* free, still holding a finished request's file */
 	unsigned short clean[FILE_SLOTS];	/* free and empty */
 	unsigned ndirty, nclean;
@@ -357,6 +364,34 @@ static bool slots_dirty(void)
 	return r;
 }
 
+/* ring_up, before the completion thread: does OP_FIXED_FD_INSTALL give a
+ * descriptor for the file in a slot?  Tried on the ring's own eventfd in
+ * slot 0: the new descriptor must name it. */
+static bool install_probe(void)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int none = -1, fd = -1;
+	bool ok = false;
+
+	if (io_uring_register_files_update(&U.ring, 0, &U.efd, 1) != 1)
+		return false;
+	if ((sqe = io_uring_get_sqe(&U.ring))) {
+		io_uring_prep_rw(OP_FIXED_FD_INSTALL, sqe, 0, NULL, 0, 0);
+		sqe->flags = IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, TAG_NONE);
+		if (io_uring_submit_and_wait(&U.ring, 1) == 1 && io_uring_peek_cqe(&U.ring, &cqe) == 0) {
+			fd = cqe->res;
+			io_uring_cqe_seen(&U.ring, cqe);
+		}
+	}
+	ok = fd >= 0 && fd_id_same(fd, &U.efd_id);
+	if (fd >= 0)
+		close(fd);	/* ours: made just now */
+	io_uring_register_files_update(&U.ring, 0, &none, 1);
+	return ok;
+}
+
 /* ring_up: a sparse table of registered files, if the kernel has one
  * (5.19) and the update opcode.  U.life held, before up's release. */
 static void slots_up(void)
@@ -373,6 +408,7 @@ static void slots_up(void)
 		for (unsigned k = 0; k < n; k++)
 			S.clean[S.nclean++] = (unsigned short)(n - 1 - k);
 		S.n = n;
+		S.install = p->last_op >= OP_FIXED_FD_INSTALL && install_probe();
 	}
 	if (p)
 		io_uring_free_probe(p);
@@ -498,7 +534,7 @@ static struct io_uring_sqe *sqe_queue(struct uaio_req *req, struct io_uring_sqe 
 	struct io_uring_sqe *sqe;
 
 	*upd = NULL;
-	if (req->kind == KIND_FILE && (req->fl & O_DIRECT) && !slot_take(req, upd))
+	if ((req->kind == KIND_FILE || req->kind == KIND_SYNC) && !req->fd_ref && !slot_take(req, upd))
 		return NULL;
 	if (!(sqe = sqe_get()))
 		return NULL;
@@ -714,18 +750,67 @@ static bool maybe_withdrawn(const struct uaio_req *req, int res)
 	return res == -EFAULT && !(req->fl & O_DIRECT) && !op_is_write(req->cb.aio_lio_opcode);
 }
 
-/* A request the kernel withdrew (res), on its slot: sent again, to run
- * in io-wq (IOSQE_ASYNC), since nothing else has its file.  Once only:
+/* A request the kernel withdrew (res) that holds its file in a slot
+ * goes to the pool on a descriptor the kernel makes for that file
+ * (OP_FIXED_FD_INSTALL; install_done takes it from there).  Where the
+ * kernel cannot, it is sent again to run in io-wq (IOSQE_ASYNC), once:
  * what comes back withdrawn again is the kernel's answer, as is the
  * -EAGAIN of the program's own RWF_NOWAIT. */
 static void again(struct uaio_req *req, int res, struct done_list *d)
 {
 	struct uring_req *u = ur(req);
-
 	bool own_nowait = res == -EAGAIN && (req->cb.aio_rw_flags & RWF_NOWAIT);
+	struct io_uring_sqe *sqe;
+	bool ok = false;
 
-	if (u->async || own_nowait || (u->async = true, !resubmit(req)))
+	if (own_nowait) {
 		done_add(d, req, res);
+		return;
+	}
+	if (S.install) {
+		pthread_mutex_lock(&U.sq_lock);
+		if ((sqe = sqe_get())) {
+			io_uring_prep_rw(OP_FIXED_FD_INSTALL, sqe, u->slot - 1, NULL, 0, 0);
+			sqe->flags = IOSQE_FIXED_FILE;
+			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req | TAG_INSTALL);
+			ok = sq_flush() >= 0;
+			if (!ok && io_uring_sq_ready(&U.ring)) {	/* ours is the last, not entered */
+				io_uring_prep_nop(sqe);
+				io_uring_sqe_set_data64(sqe, TAG_NONE);
+			}
+		}
+		pthread_mutex_unlock(&U.sq_lock);
+		if (ok)
+			return;
+	}
+	if (u->async || (u->async = true, !resubmit(req)))
+		done_add(d, req, res);
+}
+
+/* OP_FIXED_FD_INSTALL's answer for a withdrawn request (again()): fd, a
+ * new descriptor for the file in its slot, becomes the request's own
+ * private reference (placed high, as fref.c places them), and the pool
+ * runs the request on it, as it would have on a duplicate made at
+ * submit.  Meanwhile a cancel may have taken it: the pool then frees it. */
+static void install_done(struct uaio_req *req, int fd, struct done_list *d)
+{
+	struct uring_req *u = ur(req);
+	int ref = fd >= 0 ? fref_new(fd) : -1;
+
+	if (fd >= 0)
+		close(fd);	/* made just now for us; ref is its high copy */
+	if (ref < 0) {	/* no descriptor: the kernel's answer (or ours) is its event */
+		if (req_claim(req, REQ_QUEUED))	/* false: cancelled meanwhile, and freed */
+			done_add(d, req, fd < 0 ? fd : -EAGAIN);
+		return;
+	}
+	req->fd = ref;
+	req->fd_ref = true;
+	/* relaxed: as submit's own references (destroy waits for inflight first) */
+	atomic_fetch_add_explicit(&req->ctx->files, 1, memory_order_relaxed);
+	fslot_put(u->slot - 1u);
+	u->slot = 0;
+	exec_fallback(&req, 1);
 }
 
 /* A read, write or sync the kernel answered with res. */
@@ -755,7 +840,7 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 		/* relaxed: only this thread moves a QUEUED request of ours on */
 		if (!asked && !req->done &&
 		    atomic_load_explicit(&req->state, memory_order_relaxed) == REQ_QUEUED) {
-			if (!u->slot)
+			if (!u->slot || S.install)
 				u->in_exec = false;	/* cancel now goes the pool's way */
 			back = true;
 		}
@@ -827,7 +912,7 @@ static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 	orphan = u->orphan && !u->sub_hold;	/* else submit_verify frees it */
 	parked = u->parked;
 	u->parked = false;
-	if (parked && res != 0 && !u->slot)
+	if (parked && res != 0 && (!u->slot || S.install))
 		u->in_exec = false;	/* refused, yet never ran: the pool runs it */
 	pthread_mutex_unlock(&ctx->active_lock);
 	w->res = res;
@@ -852,6 +937,8 @@ static void handle(uint64_t data, int res, struct done_list *d)
 		return;
 	if (data & TAG_WAIT)
 		verdict((struct cancel_wait *)(uintptr_t)(data & ~TAG_WAIT), res, d);
+	else if (data & TAG_INSTALL)
+		install_done((struct uaio_req *)(uintptr_t)(data & ~TAG_INSTALL), res, d);
 
 	else if (req->kind == KIND_POLL)
 		poll_done(req, res, d);
@@ -1591,14 +1678,18 @@ static void uring_req_fini(struct uaio_req *req)
 		fslot_put(ur(req)->slot - 1u);
 }
 
-/* O_DIRECT reads and writes hold their file in a slot (see the top of
- * this file), taken inside the submit call.  Not what goes to io-wq from
- * the start (buffered writes, syncs, large buffered reads): io-wq hands
- * back what it cannot run (no thread for it: RLIMIT_NPROC, a submitter
- * that exited), and the pool then needs a descriptor. */
+/* Reads, writes and syncs hold their file in a slot (see the top of this
+ * file), taken inside the submit call.  Where the kernel cannot give a
+ * descriptor for a slot's file (OP_FIXED_FD_INSTALL, 6.8), only O_DIRECT
+ * reads and writes: io-wq hands back what it cannot run (no thread for
+ * it: RLIMIT_NPROC; a submitter that exited), and what goes to io-wq
+ * from the start (buffered writes, syncs, large buffered reads) then
+ * needs a descriptor for the pool.  S.n, S.install: see there. */
 static bool uring_holds_file(const struct uaio_req *req)
 {
-	return req->kind == KIND_FILE && (req->fl & O_DIRECT) && S.n > 0;	/* S.n: see there */
+	if (!S.n || (req->kind != KIND_FILE && req->kind != KIND_SYNC))
+		return false;
+	return S.install || (req->kind == KIND_FILE && (req->fl & O_DIRECT));
 }
 
 const struct exec_ops exec_uring = {
