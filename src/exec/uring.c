@@ -780,8 +780,11 @@ static void again(struct uaio_req *req, int res, struct done_list *d)
 			}
 		}
 		pthread_mutex_unlock(&U.sq_lock);
-		if (ok)
-			return;
+		/* not sent (the ring refuses SQEs): the kernel's answer is its
+		 * event; the caller let cancels take it (in_exec false) */
+		if (!ok && req_claim(req, REQ_QUEUED))	/* false: cancelled, and freed */
+			done_add(d, req, res);
+		return;
 	}
 	if (u->async || (u->async = true, !resubmit(req)))
 		done_add(d, req, res);
