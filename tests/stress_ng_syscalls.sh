@@ -13,10 +13,14 @@ asan)	export LD_PRELOAD=$(${CC:-cc} -print-file-name=libasan.so)
 	export ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}";;
 tsan)	echo "stress-ng cannot load a TSan-instrumented library (TSan must be linked into the executable)"; exit 77;;
 esac
+case $build in
+/*)	run=$build/uaio-run;;
+*)	run=$PWD/$build/uaio-run;;
+esac
 dir=$(mktemp -d "${TMPDIR:-/tmp}/uaio-stress.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
-"$OLDPWD/$build/uaio-run" -v --syscalls stress-ng --aiol 1 --aiol-ops 1500 --verify -t 60 \
+"$run" -v --syscalls stress-ng --aiol 1 --aiol-ops 1500 --verify -t 60 \
 	--temp-path "$dir" >out 2>&1
 rc=$?
 cat out

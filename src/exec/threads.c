@@ -6,7 +6,19 @@
  * Waking a sleeping thread costs ~100 us on a virtual CPU, so: a batch of
  * requests costs one wake-up; a woken worker that sees more work wakes
  * (or starts) the next one; and a worker that runs dry spins briefly
- * before it sleeps. */
+ * before it sleeps.
+ *
+ * A request on a file (KIND_FILE: an O_DIRECT or uncached read, a write
+ * that waits for the device) takes about as long on the device as a
+ * sleeping worker takes to wake up.  So while no more of them are queued
+ * than workers are busy with them, none is woken: the next worker to
+ * finish takes the next request, without sleeping in between.  A
+ * request's time on the device is bounded, but a worker can still be
+ * held long (a hung device, an O_DIRECT pipe found to be a stream), so
+ * this waiting is allowed only while one idle worker, the watcher,
+ * sleeps in slices of WATCH_MS: when it wakes and work is queued, it
+ * takes it.  A queued request thus waits for a worker at most WATCH_MS
+ * longer than it would with a wake-up. */
 #include "exec/exec.h"
 #include "trace.h"
 #include <errno.h>
@@ -14,13 +26,18 @@
 #include <time.h>
 
 #define DEFAULT_CAP 128
+#define WATCH_MS 1	/* the watcher's sleep while file requests are in flight */
 
 /* Lock order: pool.lock is a leaf; no other lock is taken under it. */
 static struct {
 	pthread_mutex_t lock;		/* protects the queue and the counts */
 	struct uaio_req *head, *tail;
 	unsigned nthreads, nidle, nspin, cap;
+	unsigned nfile;			/* workers running a KIND_FILE request */
+	bool watcher;			/* an idle worker sleeps in WATCH_MS slices */
 	_Atomic uint32_t seq;		/* futex word idle workers sleep on */
+	_Atomic uint32_t wseq;		/* the watcher's own, so that a wake-up
+					 * meant for any idle worker leaves it be */
 	_Atomic unsigned queued;	/* queue length hint for spinners (relaxed) */
 	long idle_ms, spin_ns;
 	long spin_budget;		/* current worker spin, ns; adapted */
@@ -78,16 +95,24 @@ static bool spawn_worker(void)
 }
 
 /* Decides, under the lock, how to get the queued work going: nothing if a
- * worker spins, else wake an idle one, else start one.  The caller acts
- * on the answer after unlocking: 1 wake, 2 spawn. */
+ * worker spins or a busy one will take it, else wake an idle one (the
+ * watcher last), else start one.  The caller acts on the answer after
+ * unlocking: 1 wake, 2 spawn, 3 wake the watcher. */
 static int kick_locked(void)
 {
 	if (!pool.head || pool.nspin)
 		return 0;
-	if (pool.nidle) {
+	/* relaxed: written under the lock we hold; read atomically only as a hint elsewhere */
+	if (pool.watcher && atomic_load_explicit(&pool.queued, memory_order_relaxed) <= pool.nfile)
+		return 0;	/* a busy worker will take it (see the top) */
+	if (pool.nidle > (unsigned)pool.watcher) {
 		/* relaxed: the futex compare and the lock order the hand-over. */
 		atomic_fetch_add_explicit(&pool.seq, 1, memory_order_relaxed);
 		return 1;
+	}
+	if (pool.watcher) {
+		atomic_fetch_add_explicit(&pool.wseq, 1, memory_order_relaxed); /* as above */
+		return 3;
 	}
 	if (pool.nthreads < pool.cap) {
 		pool.nthreads++;
@@ -130,6 +155,8 @@ static void kick(int what)
 {
 	if (what == 1)
 		futex_wake(&pool.seq, 1, true);
+	else if (what == 3)
+		futex_wake(&pool.wseq, 1, true);
 	else if (what == 2 && !spawn_worker())
 		run_stranded();
 }
@@ -194,22 +221,32 @@ static void spin_a_while(long limit)
 static bool sleep_idle(void)
 {
 	struct timespec ts;
+	_Atomic uint32_t *word;
 	uint32_t seq;
-	long r;
+	long r, ms;
+	/* The first idle worker while file requests are in flight watches. */
+	bool watch = !pool.watcher && pool.nfile > 0;
 
 	pool.nidle++;
-	seq = atomic_load_explicit(&pool.seq, memory_order_relaxed);
+	pool.watcher |= watch;
+	ms = watch ? WATCH_MS : pool.idle_ms;
+	word = watch ? &pool.wseq : &pool.seq;
+	seq = atomic_load_explicit(word, memory_order_relaxed); /* relaxed: as kick_locked */
 	pthread_mutex_unlock(&pool.lock);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += pool.idle_ms / 1000;
-	ts.tv_nsec += (pool.idle_ms % 1000) * 1000000;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
 	if (ts.tv_nsec >= 1000000000) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000;
 	}
-	r = futex_wait_abs(&pool.seq, seq, &ts, true);
+	r = futex_wait_abs(word, seq, &ts, true);
 	pthread_mutex_lock(&pool.lock);
 	pool.nidle--;
+	if (watch) {
+		pool.watcher = false;
+		return true;	/* takes what waits, or sleeps again */
+	}
 	if (r == -ETIMEDOUT && !pool.head) {
 		pool.nthreads--;
 		return false;
@@ -242,6 +279,7 @@ static bool wait_for_work(void)
 static void *worker_main(void *arg)
 {
 	struct uaio_req *req;
+	bool file;
 	int what;
 
 	(void)arg;
@@ -256,10 +294,13 @@ static void *worker_main(void *arg)
 			pool.tail = NULL;
 		atomic_fetch_sub_explicit(&pool.queued, 1, memory_order_relaxed); /* hint */
 		what = kick_locked();	/* more queued: pass the baton */
+		file = req->kind == KIND_FILE;
+		pool.nfile += file;
 		pthread_mutex_unlock(&pool.lock);
 		kick(what);
 		run(req);
 		pthread_mutex_lock(&pool.lock);
+		pool.nfile -= file;
 	}
 	pthread_mutex_unlock(&pool.lock);
 	atomic_fetch_sub_explicit(&g_workers, 1, memory_order_relaxed); /* statistic */
@@ -316,7 +357,8 @@ static void pool_atfork_parent(void)
 static void pool_atfork_child(void)
 {
 	pool.head = pool.tail = NULL;
-	pool.nthreads = pool.nidle = pool.nspin = 0;
+	pool.nthreads = pool.nidle = pool.nspin = pool.nfile = 0;
+	pool.watcher = false;
 	atomic_store_explicit(&pool.queued, 0, memory_order_relaxed);
 	/* the forking thread took it in prepare: unlocked, not overwritten,
 	 * so that ThreadSanitizer's view of it stays right */
