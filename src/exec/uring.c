@@ -111,7 +111,7 @@ struct uring_req {
 	bool cancel_hold;		/* a cancel verdict is due; its handler frees it: active_lock */
 	bool orphan;			/* completed while held: active_lock */
 	bool parked;			/* answered -ECANCELED before the verdict: active_lock */
-	bool async;			/* sent again with IOSQE_ASYNC (see again()) */
+	bool async;			/* sent again with IOSQE_ASYNC (see retry_withdrawn()) */
 	bool sub_hold;			/* submit_verify still looks at it: active_lock */
 	bool probe;			/* first sent with RWF_NOWAIT (submit_verify) */
 	int bounced;			/* its answer at issue, kept for submit_verify: active_lock */
@@ -268,6 +268,27 @@ static struct io_uring_sqe *sqe_get(void)
 	return sqe;
 }
 
+/* True when n SQEs can be had without an enter in between. */
+static bool sq_room(unsigned n)
+{
+	if (io_uring_sq_space_left(&U.ring) < n)
+		(void)sq_flush();
+	return io_uring_sq_space_left(&U.ring) >= n;
+}
+
+/* After an enter that failed, the last `left` SQEs queued did not go in.
+ * Walking back from the last one queued: sqe, if among them, becomes a
+ * NOP (whoever enters next sends it empty, so its request never runs
+ * twice).  Returns how many of those not entered are before it. */
+static unsigned sq_unqueue(struct io_uring_sqe *sqe, unsigned left)
+{
+	if (!left)
+		return 0;
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	return left - 1;
+}
+
 /* ---- registered file slots ---- */
 
 /* A free slot, one still holding a finished request's file first (the
@@ -294,6 +315,17 @@ static void fslot_put(unsigned k)
 	pthread_mutex_unlock(&S.lock);
 }
 
+/* Queues the update that puts fd's file in slot k (room checked). */
+static struct io_uring_sqe *slot_update(int k, int fd)
+{
+	struct io_uring_sqe *sqe = sqe_get();
+
+	S.fd[k] = fd;
+	io_uring_prep_files_update(sqe, &S.fd[k], 1, k);
+	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	return sqe;
+}
+
 /* req runs on the caller's descriptor (uring_holds_file), valid only
  * during the submit call, which this is: its file goes into a slot by an
  * update SQE just before req's own, both in the coming enter.  The kernel
@@ -308,21 +340,14 @@ static void fslot_put(unsigned k)
 static bool slot_take(struct uaio_req *req, struct io_uring_sqe **upd)
 {
 	struct uring_req *u = ur(req);
-	struct io_uring_sqe *sqe;
 	int k;
 
 	if (u->slot || req->fd_ref)
 		return true;
-	if (io_uring_sq_space_left(&U.ring) < 2)
-		(void)sq_flush();
-	if (io_uring_sq_space_left(&U.ring) < 2 || (k = fslot_get()) < 0)
+	if (!sq_room(2) || (k = fslot_get()) < 0)
 		return req_hold_file(req);
-	S.fd[k] = req->fd;
-	sqe = sqe_get();	/* there is room: not NULL */
-	io_uring_prep_files_update(sqe, &S.fd[k], 1, k);
-	io_uring_sqe_set_data64(sqe, TAG_NONE);
 	u->slot = (unsigned short)(k + 1);
-	*upd = sqe;
+	*upd = slot_update(k, req->fd);
 	return true;
 }
 
@@ -688,15 +713,11 @@ static void uring_submit(struct uaio_req **reqs, int n)
 		for (int i = ns - 1; i >= 0 && left; i--) {
 			struct uring_req *u = ur(sent[i]);
 
-			io_uring_prep_nop(sqes[i]);
-			io_uring_sqe_set_data64(sqes[i], TAG_NONE);
-			left--;
-			if (upd[i] && left) {
-				io_uring_prep_nop(upd[i]);
-				left--;
-			}
-			if (upd[i])
+			left = sq_unqueue(sqes[i], left);
+			if (upd[i]) {
+				left = sq_unqueue(upd[i], left);
 				fslot_put(u->slot - 1u);
+			}
 			u->slot = 0;
 			gone[nf++] = sent[i];
 		}
@@ -730,10 +751,8 @@ static bool resubmit(struct uaio_req *req)
 	pthread_mutex_lock(&U.sq_lock);
 	sqe = sqe_queue(req, &upd);	/* req has its slot or its duplicate: no update */
 	ok = sqe && sq_flush() >= 0;
-	if (sqe && !ok && io_uring_sq_ready(&U.ring)) {	/* ours is the last, not entered */
-		io_uring_prep_nop(sqe);
-		io_uring_sqe_set_data64(sqe, TAG_NONE);
-	}
+	if (sqe && !ok)	/* ours is the last */
+		(void)sq_unqueue(sqe, io_uring_sq_ready(&U.ring));
 	pthread_mutex_unlock(&U.sq_lock);
 	return ok;
 }
@@ -756,7 +775,7 @@ static bool maybe_withdrawn(const struct uaio_req *req, int res)
  * kernel cannot, it is sent again to run in io-wq (IOSQE_ASYNC), once:
  * what comes back withdrawn again is the kernel's answer, as is the
  * -EAGAIN of the program's own RWF_NOWAIT. */
-static void again(struct uaio_req *req, int res, struct done_list *d)
+static void retry_withdrawn(struct uaio_req *req, int res, struct done_list *d)
 {
 	struct uring_req *u = ur(req);
 	bool own_nowait = res == -EAGAIN && (req->cb.aio_rw_flags & RWF_NOWAIT);
@@ -774,10 +793,8 @@ static void again(struct uaio_req *req, int res, struct done_list *d)
 			sqe->flags = IOSQE_FIXED_FILE;
 			io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req | TAG_INSTALL);
 			ok = sq_flush() >= 0;
-			if (!ok && io_uring_sq_ready(&U.ring)) {	/* ours is the last, not entered */
-				io_uring_prep_nop(sqe);
-				io_uring_sqe_set_data64(sqe, TAG_NONE);
-			}
+			if (!ok)	/* ours is the last */
+				(void)sq_unqueue(sqe, io_uring_sq_ready(&U.ring));
 		}
 		pthread_mutex_unlock(&U.sq_lock);
 		/* not sent (the ring refuses SQEs): the kernel's answer is its
@@ -790,7 +807,7 @@ static void again(struct uaio_req *req, int res, struct done_list *d)
 		done_add(d, req, res);
 }
 
-/* OP_FIXED_FD_INSTALL's answer for a withdrawn request (again()): fd, a
+/* OP_FIXED_FD_INSTALL's answer for a withdrawn request (retry_withdrawn()): fd, a
  * new descriptor for the file in its slot, becomes the request's own
  * private reference (placed high, as fref.c places them), and the pool
  * runs the request on it, as it would have on a duplicate made at
@@ -849,7 +866,7 @@ static void rw_done(struct uaio_req *req, int res, struct done_list *d)
 		}
 		pthread_mutex_unlock(&ctx->active_lock);
 		if (back && u->slot)	/* withdrawn by the kernel: it never started */
-			again(req, res, d);
+			retry_withdrawn(req, res, d);
 		else if (back)
 			exec_fallback(&req, 1);
 		if (back)
@@ -927,7 +944,7 @@ static void verdict(struct cancel_wait *w, int res, struct done_list *d)
 	else if (parked && res == 0)
 		done_add(d, req, -ECANCELED);
 	else if (parked && u->slot)
-		again(req, -ECANCELED, d);
+		retry_withdrawn(req, -ECANCELED, d);
 	else if (parked)
 		exec_fallback(&req, 1);
 }
@@ -1587,7 +1604,7 @@ static void cq_drain_now(void)
  * submit, which decides it again with fresh flags.  A request that
  * finished meanwhile was kept for us too (keep_locked): we free it.  An
  * -EAGAIN after we let go (a block layer out of requests) sends it again
- * without RWF_NOWAIT (again()). */
+ * without RWF_NOWAIT (retry_withdrawn()). */
 static int uring_submit_verify(struct uaio_req *req)
 {
 	struct uaio_ctx *ctx = req->ctx;
@@ -1613,26 +1630,16 @@ static int uring_submit_verify(struct uaio_req *req)
 	pthread_mutex_unlock(&ctx->active_lock);
 
 	pthread_mutex_lock(&U.sq_lock);
-	if (io_uring_sq_space_left(&U.ring) < 2)
-		(void)sq_flush();
-	if (io_uring_sq_space_left(&U.ring) >= 2) {
-		S.fd[k] = req->fd;
-		upd = sqe_get();	/* there is room: neither is NULL */
-		io_uring_prep_files_update(upd, &S.fd[k], 1, k);
-		io_uring_sqe_set_data64(upd, TAG_NONE);
-		sqe = sqe_get();
+	if (sq_room(2)) {
+		upd = slot_update(k, req->fd);
+		sqe = sqe_get();	/* there is room: not NULL */
 		uring_ops[req->cb.aio_lio_opcode].prep(sqe, req, &uring_ops[req->cb.aio_lio_opcode]);
 		io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)req);
 		entered = sq_flush() == 0;
 		if (!entered) {	/* as in uring_submit: what did not go in goes nowhere */
 			unsigned left = io_uring_sq_ready(&U.ring);
 
-			if (left) {
-				io_uring_prep_nop(sqe);
-				io_uring_sqe_set_data64(sqe, TAG_NONE);
-			}
-			if (left > 1)
-				io_uring_prep_nop(upd);
+			(void)sq_unqueue(upd, sq_unqueue(sqe, left));
 			entered = left == 0;
 		}
 	}
