@@ -84,6 +84,7 @@
 #define READ_BUDGET	(512u << 10)
 
 #define REAP_TICK_MS	2	/* the thread's look while getevents callers reap */
+#define CLEAR_TRIES	8	/* slots_clear gives way to submitters this often in a row */
 #define LOST_TICK_MS	10	/* lost ring: the completion thread looks this often */
 #define LOST_GIVEUP	100	/* ...and, unable to enter it, gives up after this many
 				 * empty looks once the last context is gone */
@@ -355,13 +356,19 @@ static bool slot_take(struct uaio_req *req, struct io_uring_sqe **upd)
  * requests left their files in, so that no file is held for long after
  * its event (a deleted file's blocks, a flock, a pipe's other end).
  * The SQEs run in order: a slot reused after this is filled after it is
- * emptied. */
-static void slots_clear(void)
+ * emptied.  A submitter holds sq_lock through its enter: waiting for it
+ * made every such submitter pay a futex wake-up, so unless told to wait
+ * (wait), this gives up when sq_lock is taken (false) and is tried again
+ * after the next sleep; cq_main waits after CLEAR_TRIES of those. */
+static bool slots_clear(bool wait)
 {
 	static int none = -1;	/* read by the kernel at issue; never written */
 	bool any = false;
 
-	pthread_mutex_lock(&U.sq_lock);
+	if (wait)
+		pthread_mutex_lock(&U.sq_lock);
+	else if (pthread_mutex_trylock(&U.sq_lock) != 0)
+		return false;
 	pthread_mutex_lock(&S.lock);
 	while (S.ndirty && io_uring_sq_space_left(&U.ring) > 0) {
 		unsigned k = S.dirty[--S.ndirty];
@@ -376,6 +383,7 @@ static void slots_clear(void)
 	if (any)
 		(void)sq_flush();
 	pthread_mutex_unlock(&U.sq_lock);
+	return true;
 }
 
 /* Any slot still holding a file? */
@@ -1216,7 +1224,7 @@ static void cq_lost_flush(void)
 
 static void *cq_main(void *arg)
 {
-	int idle = 0;
+	int idle = 0, clear_tries = 0;
 	bool cleared = false;
 
 	(void)arg;
@@ -1248,7 +1256,8 @@ static void *cq_main(void *arg)
 		if (n)
 			continue;
 		if (!cleared && !ring_lost() && slots_dirty()) {
-			slots_clear();	/* once per sleep: its CQEs are drained first */
+			/* once per sleep: its CQEs are drained first */
+			clear_tries = slots_clear(clear_tries >= CLEAR_TRIES) ? 0 : clear_tries + 1;
 			cleared = true;
 			continue;
 		}
