@@ -115,11 +115,27 @@ static void efd_wait(struct uaio_ctx *ctx)
 	}
 }
 
-/* One eventfd per thread that waits in pgetevents with a signal mask:
- * ppoll on it applies the mask atomically, which a futex cannot. */
+/* One eventfd per thread that sleeps on a descriptor (pgetevents with a
+ * signal mask; getevents while requests are in an executor's kernel
+ * ring, see wait_completion), kept for the thread's life: ppoll on it
+ * applies the mask atomically, and watches it with the executor's
+ * descriptor, which a futex cannot.  (One made for each sleep cost four
+ * system calls per sleep: eventfd2, the F_DUPFD that places it high,
+ * two closes.) */
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
 static __thread struct fd_id efd_id;	/* what this thread's eventfd named */
+/* Forks so far: a thread's eventfd made before the last one is shared
+ * with the other process (a wake-up meant for one could be read by the
+ * other), so the child makes its own.  relaxed: bumped by the forked
+ * child alone, single-threaded then; read by its threads afterwards. */
+static _Atomic unsigned efd_forks;
+static __thread unsigned efd_forks_seen;	/* efd_forks when this thread made its eventfd */
+
+void events_atfork_child(void)
+{
+	atomic_fetch_add_explicit(&efd_forks, 1, memory_order_relaxed);
+}
 
 static void efd_close(void *p)
 {
@@ -138,9 +154,14 @@ static int thread_efd(void)
 
 	pthread_once(&efd_once, efd_key_init);
 	v = (intptr_t)pthread_getspecific(efd_key);
-	if (v && fd_id_same((int)v - 1, &efd_id))
-		return (int)v - 1;
+	if (v && fd_id_same((int)v - 1, &efd_id)) {
+		/* relaxed: see efd_forks */
+		if (efd_forks_seen == atomic_load_explicit(&efd_forks, memory_order_relaxed))
+			return (int)v - 1;
+		close((int)v - 1);	/* the parent's, inherited: our copy only */
+	}
 	pthread_setspecific(efd_key, NULL);
+	efd_forks_seen = atomic_load_explicit(&efd_forks, memory_order_relaxed);	/* as above */
 	fd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (fd >= 0 && !fd_id_take(fd, &efd_id)) {
 		close(fd);
@@ -221,29 +242,24 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 			   const sigset_t *sigmask)
 {
 	struct waiter w = { .efd = -1 };
-	/* With requests in the kernel (io_uring executor), sleep on the ring's
-	 * descriptor too: their CQEs wake us directly and we drain them
-	 * ourselves (see uring_wait_fd).  Other completions then wake us
-	 * through an eventfd (a futex cannot be polled), made for this sleep
-	 * only: two system calls, next to a sleep, and no descriptor kept. */
+	/* With requests in the kernel (io_uring, kaio executors), sleep on
+	 * the executor's descriptor too: their completions wake us directly
+	 * and we drain them ourselves (see uring_wait_fd).  Other completions
+	 * then wake us through the thread's eventfd (a futex cannot be
+	 * polled). */
 	int xfd = ctx->exec->wait_fd ? ctx->exec->wait_fd() : -1;
-	bool own_efd = false;
 	long r = 0;
 
 	if (sigmask) {
 		if ((w.efd = thread_efd()) < 0)
 			return wait_slice(deadline, sigmask);
 	} else if (xfd >= 0) {
-		w.efd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-		own_efd = w.efd >= 0;
-		if (!own_efd)
+		if ((w.efd = thread_efd()) < 0)
 			xfd = -1;	/* no descriptor to spare: the futex alone */
 	}
 	pthread_mutex_lock(&ctx->post_lock);
 	if (ring_ready(ctx) || atomic_load(&ctx->dead)) {
 		pthread_mutex_unlock(&ctx->post_lock);
-		if (own_efd)
-			close(w.efd);
 		return 0;
 	}
 	w.next = ctx->waiters;
@@ -254,10 +270,8 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 
 	if (w.efd >= 0) {
 		r = wait_fds(&w, xfd, deadline, sigmask);
-		if (r == -EBADF) {	/* our eventfd was closed under us: not ours to close */
-			own_efd = false;
+		if (r == -EBADF)	/* our eventfd was closed under us: thread_efd makes another */
 			r = 0;
-		}
 	} else {
 		/* acquire: pairs with the completer's release store of woken. */
 		while (!atomic_load_explicit(&w.woken, memory_order_acquire)) {
@@ -279,8 +293,6 @@ static int wait_completion(struct uaio_ctx *ctx, const struct timespec *deadline
 		r = r == -EINTR ? r : 0;
 	}
 	pthread_mutex_unlock(&ctx->post_lock);
-	if (own_efd)
-		close(w.efd);	/* unlinked or woken: no completer writes it now */
 	return (int)r;
 }
 

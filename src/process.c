@@ -55,6 +55,7 @@ static void atfork_child(void)
 {
 	table_atfork_child();
 	ctx_atfork_child();
+	events_atfork_child();
 	arena_atfork_child();
 	ua_atfork_child();
 	report_atfork_child();

@@ -92,6 +92,8 @@
 #define TAG_NONE	0ULL	/* a fire-and-forget cancel, the wake-up NOP, a slot update */
 #define TAG_WAIT	1ULL	/* low bit set: a struct cancel_wait */
 #define TAG_INSTALL	2ULL	/* bit 1 set: the request whose slot's file is being installed */
+#define TAG_QUIET	4ULL	/* a slot update that posts a CQE only if it fails; not
+				 * counted in U.inkernel (see sqe_get_quiet) */
 
 /* IORING_OP_FIXED_FD_INSTALL (Linux 6.8; Debian 12's headers stop at
  * IORING_OP_SENDMSG_ZC, 48): a descriptor for a registered file.  Used
@@ -159,7 +161,8 @@ static struct {
 	 * registered index; new requests go to the pool.  Set once; ring_up
 	 * clears it. */
 	_Atomic bool lost;
-	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet */
+	_Atomic long inkernel;	/* SQEs whose CQE is not handled yet (TAG_QUIET ones aside) */
+	bool quiet_ok;		/* IOSQE_CQE_SKIP_SUCCESS works (5.17); set before up */
 	_Atomic int quit;	/* the last context is gone: exit when idle */
 	_Atomic int cq_owner;	/* 1 while a thread reads the CQ (cq_take) */
 	_Atomic long last_reap;	/* CLOCK_MONOTONIC_COARSE ms of a getevents reap */
@@ -269,6 +272,32 @@ static struct io_uring_sqe *sqe_get(void)
 	return sqe;
 }
 
+/* An SQE for a slot update.  Its success needs no answer (a failed one
+ * leaves the slot empty, which its request finds: -EBADF), so with
+ * IOSQE_CQE_SKIP_SUCCESS the kernel posts no CQE for it unless it fails:
+ * half the CQEs of an O_DIRECT read, with their eventfd signals and the
+ * wake-ups those cause, are gone.  Such an SQE is not counted in
+ * inkernel, and its CQE, if any, is not taken off it (TAG_QUIET).  The
+ * prep clears the flags: quiet_mark after it. */
+static struct io_uring_sqe *sqe_get_quiet(void)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!U.quiet_ok)
+		return sqe_get();
+	sqe = io_uring_get_sqe(&U.ring);
+	if (!sqe && sq_flush() == 0)
+		sqe = io_uring_get_sqe(&U.ring);
+	return sqe;
+}
+
+static void quiet_mark(struct io_uring_sqe *sqe)
+{
+	if (U.quiet_ok)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, U.quiet_ok ? TAG_QUIET : TAG_NONE);
+}
+
 /* True when n SQEs can be had without an enter in between. */
 static bool sq_room(unsigned n)
 {
@@ -283,10 +312,13 @@ static bool sq_room(unsigned n)
  * twice).  Returns how many of those not entered are before it. */
 static unsigned sq_unqueue(struct io_uring_sqe *sqe, unsigned left)
 {
+	bool quiet;
+
 	if (!left)
 		return 0;
+	quiet = sqe->user_data == TAG_QUIET;	/* uncounted: its NOP's CQE stays so */
 	io_uring_prep_nop(sqe);
-	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	io_uring_sqe_set_data64(sqe, quiet ? TAG_QUIET : TAG_NONE);
 	return left - 1;
 }
 
@@ -319,11 +351,11 @@ static void fslot_put(unsigned k)
 /* Queues the update that puts fd's file in slot k (room checked). */
 static struct io_uring_sqe *slot_update(int k, int fd)
 {
-	struct io_uring_sqe *sqe = sqe_get();
+	struct io_uring_sqe *sqe = sqe_get_quiet();
 
 	S.fd[k] = fd;
 	io_uring_prep_files_update(sqe, &S.fd[k], 1, k);
-	io_uring_sqe_set_data64(sqe, TAG_NONE);
+	quiet_mark(sqe);
 	return sqe;
 }
 
@@ -372,10 +404,10 @@ static bool slots_clear(bool wait)
 	pthread_mutex_lock(&S.lock);
 	while (S.ndirty && io_uring_sq_space_left(&U.ring) > 0) {
 		unsigned k = S.dirty[--S.ndirty];
-		struct io_uring_sqe *sqe = sqe_get();
+		struct io_uring_sqe *sqe = sqe_get_quiet();
 
 		io_uring_prep_files_update(sqe, &none, 1, k);
-		io_uring_sqe_set_data64(sqe, TAG_NONE);
+		quiet_mark(sqe);
 		S.clean[S.nclean++] = (unsigned short)k;
 		any = true;
 	}
@@ -961,7 +993,7 @@ static void handle(uint64_t data, int res, struct done_list *d)
 {
 	struct uaio_req *req = (struct uaio_req *)(uintptr_t)data;
 
-	if (data == TAG_NONE)
+	if (data == TAG_NONE || data == TAG_QUIET)
 		return;
 	if (data & TAG_WAIT)
 		verdict((struct cancel_wait *)(uintptr_t)(data & ~TAG_WAIT), res, d);
@@ -1121,13 +1153,14 @@ static unsigned cq_drain(void)
 	struct io_uring_cqe *cqes[CQE_BATCH];
 	struct { uint64_t data; int res; } got[CQE_BATCH];
 	struct done_list d;
-	unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH);
+	unsigned n = io_uring_peek_batch_cqe(&U.ring, cqes, CQE_BATCH), quiet = 0;
 
 	if (!n)
 		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		got[i].data = io_uring_cqe_get_data64(cqes[i]);
 		got[i].res = cqes[i]->res;
+		quiet += got[i].data == TAG_QUIET;	/* never counted in inkernel */
 	}
 	io_uring_cq_advance(&U.ring, n);
 	/* acquire: pairs with sq_flush's release. */
@@ -1137,7 +1170,7 @@ static unsigned cq_drain(void)
 		handle(got[i].data, got[i].res, &d);
 	req_complete_many(d.reqs, d.res, d.n, keep_locked);
 	/* relaxed: a count; the owner flag orders the decrements. */
-	atomic_fetch_sub_explicit(&U.inkernel, (long)n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&U.inkernel, (long)(n - quiet), memory_order_relaxed);
 	return n;
 }
 
@@ -1386,6 +1419,7 @@ static int ring_up(void)
 	 * only; the mappings stay as they are. */
 	U.ring.ring_fd = U.ring.enter_ring_fd = fd_move_high(U.ring.ring_fd);
 	U.plain_flags = U.ring.int_flags;
+	U.quiet_ok = U.ring.features & IORING_FEAT_CQE_SKIP;
 	fd_id_take(U.ring.ring_fd, &U.ring_id);
 	atomic_store_explicit(&U.lost, false, memory_order_relaxed);	/* published by up */
 	U.reg_fd = -1;
