@@ -11,18 +11,37 @@
  * Duplicates are placed high (from three quarters of RLIMIT_NOFILE up),
  * out of the range programs count on, and counted in refs[], indexed by
  * descriptor: a count above 0 marks a descriptor as ours, which is what a
- * forked child closes (it inherits the descriptors, not the requests). */
+ * forked child closes (it inherits the descriptors, not the requests).
+ *
+ * A duplicate still in use is shared by later submit calls on the same
+ * descriptor (last_dup[]): kcmp(KCMP_FILE) tells, in one system call,
+ * that the caller's descriptor still names the open file the duplicate
+ * does, which saves the F_DUPFD and the close of a fresh one (at O_DIRECT
+ * QD32 on one file, one system call per read).  It takes a reference
+ * first (only from a count above 0, so never on a duplicate being closed)
+ * and compares after, so a number closed and reused meanwhile is seen for
+ * what it now names.  Where kcmp is refused (seccomp profiles without
+ * CAP_SYS_PTRACE, kernels without CONFIG_KCMP) every call makes its own,
+ * as before. */
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define FREF_MAX (1 << 20)	/* descriptors tracked; none is placed higher */
 
 static _Atomic uint32_t refs[FREF_MAX];	/* users of each private descriptor */
+/* The duplicate last made for each program descriptor, + 1 (0: none); a
+ * hint, checked by kcmp.  relaxed: it publishes nothing, refs[] decides. */
+static _Atomic int last_dup[FREF_MAX];
+static _Atomic bool kcmp_off;	/* kcmp refused: make a duplicate each time; relaxed: a hint */
+static _Atomic pid_t self_pid;	/* for kcmp; 0 until first asked, reset in a forked child;
+				 * relaxed: every thread computes the same value */
 static _Atomic int hiwater;		/* highest descriptor ever counted + 1; relaxed:
 					 * read only by the forked child, single-threaded */
 static _Atomic int base_cache = -1;	/* where duplicates start; relaxed: a hint */
@@ -124,10 +143,44 @@ bool fd_id_same(int fd, const struct fd_id *id)
 	return fd_id_take(fd, &now) && now.dev == id->dev && now.ino == id->ino;
 }
 
+/* A reference to the duplicate last made for fd, if it is in use and
+ * fd still names its file; -1 otherwise. */
+static int shared_dup(int fd)
+{
+	int d = atomic_load_explicit(&last_dup[fd], memory_order_relaxed) - 1;
+	uint32_t n;
+	pid_t pid;
+	long r;
+
+	if (d < 0 || atomic_load_explicit(&kcmp_off, memory_order_relaxed))
+		return -1;
+	/* acquire on success: pairs with fref_put's acq_rel, as a get would;
+	 * from 0 never: that duplicate is closed or being closed. */
+	n = atomic_load_explicit(&refs[d], memory_order_relaxed);
+	do {
+		if (n == 0)
+			return -1;
+	} while (!atomic_compare_exchange_weak_explicit(&refs[d], &n, n + 1, memory_order_acquire,
+							memory_order_relaxed));
+	if (!(pid = atomic_load_explicit(&self_pid, memory_order_relaxed))) {
+		pid = getpid();
+		atomic_store_explicit(&self_pid, pid, memory_order_relaxed);
+	}
+	r = syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd, d);
+	if (r == 0)
+		return d;
+	if (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EACCES))
+		atomic_store_explicit(&kcmp_off, true, memory_order_relaxed);
+	fref_put(d);
+	return -1;
+}
+
 int fref_new(int fd)
 {
 	int r, hw;
 
+	if (fd >= 0 && fd < FREF_MAX && (r = shared_dup(fd)) >= 0)
+		return r;
 	enter();
 	r = dup_high(fd);
 	if (r >= 0) {
@@ -139,6 +192,8 @@ int fref_new(int fd)
 									 memory_order_relaxed,
 									 memory_order_relaxed))
 			;
+		if (fd >= 0 && fd < FREF_MAX)	/* relaxed: a hint (see last_dup) */
+			atomic_store_explicit(&last_dup[fd], r + 1, memory_order_relaxed);
 	}
 	leave();
 	return r;
@@ -184,4 +239,5 @@ void fref_atfork_child(void)
 		}
 	atomic_store_explicit(&busy, 0, memory_order_relaxed);	/* single-threaded here */
 	atomic_store_explicit(&forking, 0, memory_order_relaxed);
+	atomic_store_explicit(&self_pid, 0, memory_order_relaxed);	/* a new process */
 }
