@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -125,48 +126,111 @@ static void efd_wait(struct uaio_ctx *ctx)
 static pthread_key_t efd_key;
 static pthread_once_t efd_once = PTHREAD_ONCE_INIT;
 static __thread struct fd_id efd_id;	/* what this thread's eventfd named */
-/* Forks so far: a thread's eventfd made before the last one is shared
- * with the other process (a wake-up meant for one could be read by the
- * other), so the child makes its own.  relaxed: bumped by the forked
- * child alone, single-threaded then; read by its threads afterwards. */
-static _Atomic unsigned efd_forks;
-static __thread unsigned efd_forks_seen;	/* efd_forks when this thread made its eventfd */
+static _Atomic bool efd_key_made;	/* efd_key exists */
+
+/* Every thread's eventfd, so that a forked child closes the copies it
+ * inherits (a copy is shared with the parent: a wake-up meant for one
+ * process could be read by the other) while they are surely its own, in
+ * the fork handler, before the program can reuse a number. */
+struct efd_node {
+	int fd;
+	struct efd_node *prev, *next;
+};
+static pthread_mutex_t efd_reg_lock = PTHREAD_MUTEX_INITIALIZER;	/* protects efd_reg; a leaf */
+static struct efd_node *efd_reg;
+static __thread struct efd_node *efd_me;	/* this thread's entry (heap), or NULL */
+
+/* Takes this thread's entry off the list and frees it.  efd_reg_lock held. */
+static void efd_unlink_locked(void)
+{
+	struct efd_node *n = efd_me;
+
+	if (!n)
+		return;
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		efd_reg = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	efd_me = NULL;
+	free(n);
+}
+
+void events_atfork_prepare(void)
+{
+	pthread_mutex_lock(&efd_reg_lock);
+}
+
+void events_atfork_parent(void)
+{
+	pthread_mutex_unlock(&efd_reg_lock);
+}
 
 void events_atfork_child(void)
 {
-	atomic_fetch_add_explicit(&efd_forks, 1, memory_order_relaxed);
+	for (struct efd_node *n = efd_reg, *next; n; n = next) {
+		next = n->next;
+		close(n->fd);
+		free(n);
+	}
+	efd_reg = NULL;
+	efd_me = NULL;
+	if (atomic_load_explicit(&efd_key_made, memory_order_relaxed))	/* single-threaded here */
+		pthread_setspecific(efd_key, NULL);	/* the forking thread makes a new one */
+	/* the forking thread took it in prepare: unlocked, not overwritten */
+	pthread_mutex_unlock(&efd_reg_lock);
 }
 
 static void efd_close(void *p)
 {
+	pthread_mutex_lock(&efd_reg_lock);
+	efd_unlink_locked();
+	pthread_mutex_unlock(&efd_reg_lock);
 	if (fd_id_same((int)(intptr_t)p - 1, &efd_id))	/* not if the program took it */
 		close((int)(intptr_t)p - 1);
 }
 
-static void efd_key_init(void) { pthread_key_create(&efd_key, efd_close); }
+static void efd_key_init(void)
+{
+	if (pthread_key_create(&efd_key, efd_close) == 0)	/* relaxed: read by a forked child only */
+		atomic_store_explicit(&efd_key_made, true, memory_order_relaxed);
+}
 
 /* Placed high and checked at each use: one the program closed or
  * replaced is left to it and a new one made. */
 static int thread_efd(void)
 {
+	struct efd_node *n;
 	intptr_t v;
 	int fd;
 
 	pthread_once(&efd_once, efd_key_init);
 	v = (intptr_t)pthread_getspecific(efd_key);
-	if (v && fd_id_same((int)v - 1, &efd_id)) {
-		/* relaxed: see efd_forks */
-		if (efd_forks_seen == atomic_load_explicit(&efd_forks, memory_order_relaxed))
-			return (int)v - 1;
-		close((int)v - 1);	/* the parent's, inherited: our copy only */
-	}
+	if (v && fd_id_same((int)v - 1, &efd_id))
+		return (int)v - 1;
 	pthread_setspecific(efd_key, NULL);
-	efd_forks_seen = atomic_load_explicit(&efd_forks, memory_order_relaxed);	/* as above */
 	fd = fd_move_high(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (fd >= 0 && !fd_id_take(fd, &efd_id)) {
 		close(fd);
 		fd = -1;
 	}
+	n = fd >= 0 ? calloc(1, sizeof(*n)) : NULL;
+	if (fd >= 0 && !n) {
+		close(fd);
+		fd = -1;
+	}
+	pthread_mutex_lock(&efd_reg_lock);
+	efd_unlink_locked();	/* the old number is not ours now */
+	if (n) {
+		n->fd = fd;
+		n->next = efd_reg;
+		if (efd_reg)
+			efd_reg->prev = n;
+		efd_reg = n;
+		efd_me = n;
+	}
+	pthread_mutex_unlock(&efd_reg_lock);
 	if (fd >= 0)
 		pthread_setspecific(efd_key, (void *)(intptr_t)(fd + 1));
 	return fd;

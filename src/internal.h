@@ -185,6 +185,8 @@ void table_atfork_child(void);
 extern _Atomic unsigned long long g_workers;
 void ctx_drain(struct uaio_ctx *ctx);
 void ctx_atfork_child(void);
+void events_atfork_prepare(void);
+void events_atfork_parent(void);
 void events_atfork_child(void);
 
 /* process.c: once per process, from the first setup: the configuration,

@@ -37,12 +37,14 @@ static void atfork_prepare(void)
 {
 	exec_atfork_prepare();	/* the executors, then the poller */
 	fref_atfork_prepare();
+	events_atfork_prepare();
 	trace_atfork_prepare();	/* last: its lock is taken last */
 }
 
 static void atfork_parent(void)
 {
 	trace_atfork_parent();
+	events_atfork_parent();
 	fref_atfork_parent();
 	exec_atfork_parent();
 }

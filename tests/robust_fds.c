@@ -312,6 +312,18 @@ int main(void)
 			continue;
 		}
 #endif
+#ifdef __SANITIZE_ADDRESS__
+		/* ASan's allocator lock is not taken across fork (glibc's malloc
+		 * locks are): when one of uaio's threads of the parent was in
+		 * malloc or free at the fork, the child's first allocation
+		 * waits for ever (seen: the child's new thread stuck in
+		 * SizeClassAllocator64 from pthread_getattr_np's free).  The
+		 * child's answers are still checked in the plain run. */
+		if (d == D_FORK_CLOSE) {
+			printf("%-18s skipped under ASan\n", names[d]);
+			continue;
+		}
+#endif
 		memset(shared, 0, 2 * NRES * sizeof(long));
 		kst = child(&t_kernel, d, &f, 0, shared);
 		compare(names[d], 0, kst, child(&t_uaio, d, &f, 0, shared + NRES));
