@@ -823,7 +823,12 @@ static void retry_withdrawn(struct uaio_req *req, int res, struct done_list *d)
 	bool ok = false;
 
 	if (own_nowait) {
-		done_add(d, req, res);
+		/* The kernel's answer is its event.  rw_done has let cancels take
+		 * it (in_exec false with a slot), so a canceller may have won the
+		 * exchange and posted -ECANCELED: claim it first, as below, or
+		 * the request gets two events. */
+		if (req_claim(req, REQ_QUEUED))	/* false: cancelled, and freed */
+			done_add(d, req, res);
 		return;
 	}
 	if (S.install) {
